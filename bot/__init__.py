@@ -1,0 +1,1 @@
+"""nightshift: incident-ops Slack bot."""

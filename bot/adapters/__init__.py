@@ -1,0 +1,1 @@
+"""Adapters between the pure core and the outside world."""

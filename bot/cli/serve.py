@@ -1,0 +1,70 @@
+"""`nightshift serve`: the HTTP server plus the background workers, drained on SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from typing import Any
+
+from aiohttp import web
+
+from bot.adapters.db.database import is_sqlite_url
+from bot.adapters.db.migrate import upgrade
+from bot.app import Nightshift
+from bot.cli.common import add_config_option, config_path, load_or_report
+from bot.config import Config
+from bot.settings import Settings
+
+log = logging.getLogger("nightshift")
+
+SHUTDOWN_TIMEOUT_S = 8.0  # in-flight requests get this long; the contract allows 10 s in all
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser("serve", help="run the HTTP server and escalation engine")
+    add_config_option(parser)
+    parser.add_argument("--host", default=None, help="listen address (default $HOST)")
+    parser.add_argument("--port", type=int, default=None, help="listen port (default $PORT)")
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 1
+    config = load_or_report(args)
+    if config is None:
+        print(f"{config_path(args)}: invalid config, not starting", file=sys.stderr)
+        return 1
+    host = args.host or settings.host
+    port = args.port if args.port is not None else settings.port
+    if is_sqlite_url(settings.database_url):
+        upgrade(settings.database_url)  # the embedded database migrates itself
+    asyncio.run(_serve(settings, config, host, port))
+    return 0
+
+
+async def _serve(settings: Settings, config: Config, host: str, port: int) -> None:
+    nightshift = Nightshift(settings, config)
+    runner = web.AppRunner(
+        nightshift.build(), shutdown_timeout=SHUTDOWN_TIMEOUT_S, handle_signals=False
+    )
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    log.info("listening on http://%s:%s", host, port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down: refusing new intake, finishing in-flight requests")
+    nightshift.stop_accepting()
+    await runner.cleanup()
+    log.info("stopped")

@@ -1,0 +1,1 @@
+"""The pure core: stdlib only, no I/O, no async. `now` is always a parameter."""
