@@ -53,8 +53,12 @@ def run(args: argparse.Namespace) -> int:
 
 async def _serve(settings: Settings, config: Config, host: str, port: int) -> None:
     nightshift = Nightshift(settings, config)
+    # no access log: one log line per webhook costs more than the rest of the request
     runner = web.AppRunner(
-        nightshift.build(), shutdown_timeout=SHUTDOWN_TIMEOUT_S, handle_signals=False
+        nightshift.build(),
+        shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+        handle_signals=False,
+        access_log=None,
     )
     await runner.setup()
     await web.TCPSite(runner, host, port).start()

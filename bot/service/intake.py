@@ -1,4 +1,9 @@
-"""Alertmanager intake: one delivery -> at most one incident change, committed before we answer."""
+"""Alertmanager intake: one delivery -> at most one incident change, committed before we answer.
+
+The hot path uses Core statements in one synchronous unit of work (`apply_delivery`): on
+SQLite many concurrent deliveries share one thread hop and one commit (group commit); on
+PostgreSQL each runs in its own transaction with the open incident's row locked.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,16 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache, partial
+from typing import Any
 
+from sqlalchemy import Connection, Executable, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.adapters.db.clock import from_db, to_db
+from bot.adapters.db.clock import from_db
 from bot.adapters.db.database import Database
-from bot.adapters.db.tables import Alert, Incident, Outbox
+from bot.adapters.db.group_commit import GroupCommitter
+from bot.adapters.db.tables import ALERTS, EVENTS, INCIDENTS, OUTBOX
 from bot.clock import Clock
 from bot.config import Config
 from bot.core.actors import ALERTMANAGER
@@ -28,7 +35,6 @@ from bot.core.grouping import (
     plan_delivery,
 )
 from bot.core.routing import pick_route
-from bot.incident_events import add_event
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -45,6 +51,13 @@ class IntakeResult:
     alert_changes: list[str] = field(default_factory=list)  # new status of each alert changed
 
 
+@dataclass(frozen=True)
+class IntakeContext:
+    config: Config
+    runbook_for: RunbookFinder
+    lock_rows: bool  # SELECT … FOR UPDATE (PostgreSQL)
+
+
 class IntakeService:
     def __init__(
         self,
@@ -56,202 +69,25 @@ class IntakeService:
         runbook_for: RunbookFinder = lambda _labels: None,
         on_change: Callable[[], None] = lambda: None,
     ) -> None:
-        self.db = db
-        self.config = config
         self.clock = clock
         self.metrics = metrics
-        self.runbook_for = runbook_for
         self.on_change = on_change
+        self.context = IntakeContext(config, runbook_for, lock_rows=db.is_postgres)
+        self.committer = GroupCommitter(db)
 
     async def ingest(self, notification: Notification) -> IntakeResult:
         """Apply a delivery; safe to call again with the same body."""
+        work = partial(apply_delivery, notification=notification, context=self.context)
         try:
-            result = await self._ingest_once(notification)
+            result = await self.committer.submit(partial(work, now=self.clock.now()))
         except IntegrityError:
             # Another replica opened the same group's incident between our read and insert:
             # run again, now finding it open.
-            result = await self._ingest_once(notification)
+            result = await self.committer.submit(partial(work, now=self.clock.now()))
         self._count(result)
         if result.changed:
             self.on_change()
         return result
-
-    async def _ingest_once(self, notification: Notification) -> IntakeResult:
-        now = self.clock.now()
-        async with self.db.transaction() as session:
-            incident = await self._open_incident(session, notification.open_key)
-            if incident is None:
-                resolved = await self._resolved_alert_keys(session, notification)
-                plan = plan_delivery(notification, None, resolved_elsewhere=resolved)
-            else:
-                known = await self._alerts_of(session, incident)
-                plan = plan_delivery(
-                    notification,
-                    [KnownAlert(a.fingerprint, from_db(a.starts_at), a.status) for a in known],
-                    open_truncated=incident.truncated_alerts,
-                )
-            if not plan.changes_anything:
-                return IntakeResult([incident.id] if incident and incident.id else [])
-            if incident is None:
-                incident = await self._open(session, notification, now)
-            await self._apply(session, incident, plan, now)
-            assert incident.id is not None
-            return IntakeResult(
-                [incident.id],
-                changed=True,
-                opened=plan.open_incident,
-                resolved=plan.resolve_incident,
-                alert_changes=[a.status for a in (*plan.new_alerts, *plan.changed_alerts)],
-            )
-
-    async def _open_incident(self, session: AsyncSession, open_key: str) -> Incident | None:
-        query = select(Incident).where(Incident.open_key == open_key)
-        if self.db.is_postgres:
-            query = query.with_for_update()
-        return (await session.exec(query)).first()
-
-    async def _alerts_of(self, session: AsyncSession, incident: Incident) -> list[Alert]:
-        query = select(Alert).where(Alert.incident_id == incident.id)
-        return list((await session.exec(query)).all())
-
-    async def _resolved_alert_keys(
-        self, session: AsyncSession, notification: Notification
-    ) -> set[AlertKey]:
-        fingerprints = [a.fingerprint for a in notification.alerts if a.status == "firing"]
-        if not fingerprints:
-            return set()
-        query = (
-            select(Alert.fingerprint, Alert.starts_at)
-            .join(Incident, col(Incident.id) == col(Alert.incident_id))
-            .where(
-                Incident.receiver == notification.receiver,
-                Incident.group_key == notification.group_key,
-                col(Incident.open_key).is_(None),
-                col(Alert.fingerprint).in_(fingerprints),
-            )
-        )
-        return {(fp, from_db(starts)) for fp, starts in (await session.exec(query)).all()}
-
-    async def _open(
-        self, session: AsyncSession, notification: Notification, now: datetime
-    ) -> Incident:
-        labels = notification.labels
-        route = pick_route(self.config.routes, labels)
-        policy = self.config.policies.get(route.policy) if route and route.policy else None
-        incident = Incident(
-            receiver=notification.receiver,
-            group_key=notification.group_key,
-            open_key=notification.open_key,
-            title=incident_title(notification),
-            severity=labels.get("severity"),
-            labels=labels,
-            annotations=dict(notification.common_annotations),
-            external_url=notification.external_url,
-            channel=(route.channel if route else None) or self.config.slack_channel,
-            runbook_id=self.runbook_for(labels),
-            policy_name=policy.name if policy else None,
-            policy_snapshot=policy_to_snapshot(policy) if policy else {},
-            # step 1 fires when the incident opens: the engine picks it up at once
-            next_due_at=to_db(now) if policy else None,
-            opened_at=to_db(now),
-        )
-        session.add(incident)
-        await session.flush()
-        detail = f"opened from Alertmanager group {notification.group_key}"
-        if policy is None:
-            detail += " (no route or policy matched: nobody will be paged)"
-        add_event(session, incident, "opened", ALERTMANAGER, counted=True, now=now, detail=detail)
-        self._enqueue(session, incident, "incident_post", f"post:{incident.id}", now)
-        return incident
-
-    async def _apply(
-        self, session: AsyncSession, incident: Incident, plan: IntakePlan, now: datetime
-    ) -> None:
-        assert incident.id is not None
-        for alert in plan.new_alerts:
-            session.add(_alert_row(incident.id, alert))
-            self._alert_event(session, incident, alert, now)
-        if plan.changed_alerts:
-            rows = {
-                (a.fingerprint, from_db(a.starts_at)): a
-                for a in await self._alerts_of(session, incident)
-            }
-            for alert in plan.changed_alerts:
-                row = rows[alert.key]
-                reopened = row.status == "resolved" and alert.status == "firing"
-                row.status = alert.status
-                row.ends_at = to_db(alert.ends_at) if alert.ends_at else None
-                session.add(row)
-                self._alert_event(session, incident, alert, now, reopened=reopened)
-        if plan.truncated_alerts is not None:
-            incident.truncated_alerts = plan.truncated_alerts
-        if plan.resolve_incident:
-            await self._resolve(session, incident, now)
-        if not plan.open_incident:
-            self._enqueue(
-                session,
-                incident,
-                "incident_update",
-                f"update:{incident.id}:{incident.version}",
-                now,
-            )
-
-    def _alert_event(
-        self,
-        session: AsyncSession,
-        incident: Incident,
-        alert: AlertIn,
-        now: datetime,
-        *,
-        reopened: bool = False,
-    ) -> None:
-        name = alert.labels.get("instance") or alert.fingerprint
-        kind = "reopened" if reopened else f"alert_{alert.status}"
-        add_event(
-            session,
-            incident,
-            kind,
-            ALERTMANAGER,
-            counted=True,
-            now=now,
-            detail=f"alert {name} {alert.status}",
-            data={"fingerprint": alert.fingerprint, "status": alert.status},
-        )
-
-    async def _resolve(self, session: AsyncSession, incident: Incident, now: datetime) -> None:
-        for row in await self._alerts_of(session, incident):
-            if row.status != "resolved":
-                row.status = "resolved"
-                row.ends_at = row.ends_at or to_db(now)
-                session.add(row)
-        incident.status = "resolved"
-        incident.resolved_at = to_db(now)
-        incident.open_key = None
-        incident.next_due_at = None
-        add_event(
-            session,
-            incident,
-            "resolved",
-            ALERTMANAGER,
-            counted=True,
-            now=now,
-            detail="all alerts resolved in Alertmanager",
-        )
-
-    def _enqueue(
-        self, session: AsyncSession, incident: Incident, kind: str, key: str, now: datetime
-    ) -> None:
-        session.add(
-            Outbox(
-                incident_id=incident.id,
-                dedup_key=key,
-                kind=kind,
-                channel=incident.channel,
-                payload={},
-                not_before=to_db(now),
-                created_at=to_db(now),
-            )
-        )
 
     def _count(self, result: IntakeResult) -> None:
         self.metrics.webhook_deliveries.inc()
@@ -266,14 +102,246 @@ class IntakeService:
             self.metrics.incidents_resolved.labels(by="alertmanager").inc()
 
 
-def _alert_row(incident_id: int, alert: AlertIn) -> Alert:
-    return Alert(
-        incident_id=incident_id,
-        fingerprint=alert.fingerprint,
-        status=alert.status,
-        labels=dict(alert.labels),
-        annotations=dict(alert.annotations),
-        starts_at=to_db(alert.starts_at),
-        ends_at=to_db(alert.ends_at) if alert.ends_at else None,
-        generator_url=alert.generator_url,
+@cache
+def _statements(lock_rows: bool) -> dict[str, Executable]:
+    """Built once and reused: constructing Core statements per request dominated the cost."""
+    open_incident = select(INCIDENTS.c.id, INCIDENTS.c.truncated_alerts, INCIDENTS.c.version).where(
+        INCIDENTS.c.open_key == bindparam("open_key")
     )
+    return {
+        "open_incident": open_incident.with_for_update() if lock_rows else open_incident,
+        "alerts_of": select(
+            ALERTS.c.id, ALERTS.c.fingerprint, ALERTS.c.starts_at, ALERTS.c.status
+        ).where(ALERTS.c.incident_id == bindparam("incident_id")),
+        "resolved_keys": select(ALERTS.c.fingerprint, ALERTS.c.starts_at)
+        .join(INCIDENTS, INCIDENTS.c.id == ALERTS.c.incident_id)
+        .where(
+            INCIDENTS.c.receiver == bindparam("receiver"),
+            INCIDENTS.c.group_key == bindparam("group_key"),
+            INCIDENTS.c.open_key.is_(None),
+            ALERTS.c.fingerprint.in_(bindparam("fingerprints", expanding=True)),
+        ),
+        "insert_incident": insert(INCIDENTS),
+        "insert_alerts": insert(ALERTS),
+        "insert_events": insert(EVENTS),
+        "insert_outbox": insert(OUTBOX),
+        "update_alert": update(ALERTS).where(ALERTS.c.id == bindparam("b_alert")),
+        "resolve_alerts": update(ALERTS)
+        .where(ALERTS.c.incident_id == bindparam("b_incident"), ALERTS.c.status != "resolved")
+        .values(status="resolved", ends_at=bindparam("now")),
+        "update_incident": update(INCIDENTS).where(INCIDENTS.c.id == bindparam("b_incident")),
+    }
+
+
+def apply_delivery(
+    conn: Connection, *, notification: Notification, context: IntakeContext, now: datetime
+) -> IntakeResult:
+    sql = _statements(context.lock_rows)
+    incident = conn.execute(sql["open_incident"], {"open_key": notification.open_key}).first()
+    if incident is None:
+        resolved = _resolved_alert_keys(conn, sql, notification)
+        plan = plan_delivery(notification, None, resolved_elsewhere=resolved)
+    else:
+        known = [
+            KnownAlert(r.fingerprint, from_db(r.starts_at), r.status)
+            for r in _alerts_of(conn, sql, incident.id)
+        ]
+        plan = plan_delivery(notification, known, open_truncated=incident.truncated_alerts)
+    if not plan.changes_anything:
+        return IntakeResult([incident.id] if incident is not None else [])
+    writer = _IncidentWriter(conn, sql, notification, now)
+    if incident is None:
+        incident_id = writer.open(context, plan)
+    else:
+        incident_id = incident.id
+        writer.incident_id, writer.version = incident.id, incident.version
+    writer.apply(plan)
+    return IntakeResult(
+        [incident_id],
+        changed=True,
+        opened=plan.open_incident,
+        resolved=plan.resolve_incident,
+        alert_changes=[a.status for a in (*plan.new_alerts, *plan.changed_alerts)],
+    )
+
+
+Statements = dict[str, Executable]
+
+
+def _alerts_of(conn: Connection, sql: Statements, incident_id: int) -> list[Any]:
+    return list(conn.execute(sql["alerts_of"], {"incident_id": incident_id}).all())
+
+
+def _resolved_alert_keys(
+    conn: Connection, sql: Statements, notification: Notification
+) -> set[AlertKey]:
+    fingerprints = [a.fingerprint for a in notification.alerts if a.status == "firing"]
+    if not fingerprints:
+        return set()
+    params = {
+        "receiver": notification.receiver,
+        "group_key": notification.group_key,
+        "fingerprints": fingerprints,
+    }
+    return {(fp, from_db(starts)) for fp, starts in conn.execute(sql["resolved_keys"], params)}
+
+
+class _IncidentWriter:
+    """Collects one delivery's rows and writes them with as few statements as possible."""
+
+    def __init__(
+        self, conn: Connection, sql: Statements, notification: Notification, now: datetime
+    ) -> None:
+        self.conn = conn
+        self.sql = sql
+        self.notification = notification
+        self.now = now
+        self.incident_id = 0
+        self.version = 0
+        self.events: list[dict[str, Any]] = []
+        self.changes: dict[str, Any] = {}
+        self.opened = False
+
+    def open(self, context: IntakeContext, plan: IntakePlan) -> int:
+        n = self.notification
+        labels = n.labels
+        route = pick_route(context.config.routes, labels)
+        policy = context.config.policies.get(route.policy) if route and route.policy else None
+        channel = (route.channel if route else None) or context.config.slack_channel
+        inserted = self.conn.execute(
+            self.sql["insert_incident"],
+            {
+                "receiver": n.receiver,
+                "group_key": n.group_key,
+                "open_key": n.open_key,
+                "title": incident_title(n),
+                "status": "triggered",
+                "severity": labels.get("severity"),
+                "labels": labels,
+                "annotations": dict(n.common_annotations),
+                "external_url": n.external_url,
+                "truncated_alerts": 0,
+                "channel": channel,
+                "runbook_id": context.runbook_for(labels),
+                "policy_name": policy.name if policy else None,
+                "policy_snapshot": policy_to_snapshot(policy) if policy else {},
+                "esc_step": 0,
+                "esc_loop": 0,
+                # step 1 fires when the incident opens: the engine picks it up at once
+                "next_due_at": self.now if policy else None,
+                "opened_at": self.now,
+                # the events this delivery writes (opened + one per alert), so no UPDATE follows
+                "version": 1 + len(plan.new_alerts),
+            },
+        )
+        self.opened = True
+        key = inserted.inserted_primary_key
+        assert key is not None
+        self.incident_id = int(key[0])
+        detail = f"opened from Alertmanager group {n.group_key}"
+        if policy is None:
+            detail += " (no route or policy matched: nobody will be paged)"
+        self.event("opened", detail)
+        self.outbox("incident_post", f"post:{self.incident_id}", channel)
+        return self.incident_id
+
+    def apply(self, plan: IntakePlan) -> None:
+        if plan.new_alerts:
+            rows = [self._alert_row(a) for a in plan.new_alerts]
+            self.conn.execute(self.sql["insert_alerts"], rows)
+            for alert in plan.new_alerts:
+                self._alert_event(alert)
+        if plan.changed_alerts:
+            self._update_alerts(plan.changed_alerts)
+        if plan.truncated_alerts is not None:
+            self.changes["truncated_alerts"] = plan.truncated_alerts
+        if plan.resolve_incident:
+            self._resolve()
+        if not plan.open_incident:
+            self.outbox("incident_update", f"update:{self.incident_id}:{self.version + 1}", None)
+        self._flush()
+
+    def _update_alerts(self, changed: list[AlertIn]) -> None:
+        rows = {
+            (r.fingerprint, from_db(r.starts_at)): r
+            for r in _alerts_of(self.conn, self.sql, self.incident_id)
+        }
+        for alert in changed:
+            row = rows[alert.key]
+            self.conn.execute(
+                self.sql["update_alert"],
+                {"b_alert": row.id, "status": alert.status, "ends_at": alert.ends_at},
+            )
+            reopened = row.status == "resolved" and alert.status == "firing"
+            self._alert_event(alert, reopened=reopened)
+
+    def _resolve(self) -> None:
+        self.conn.execute(
+            self.sql["resolve_alerts"], {"b_incident": self.incident_id, "now": self.now}
+        )
+        self.changes.update(
+            status="resolved", resolved_at=self.now, open_key=None, next_due_at=None
+        )
+        self.event("resolved", "all alerts resolved in Alertmanager")
+
+    def _alert_row(self, alert: AlertIn) -> dict[str, Any]:
+        return {
+            "incident_id": self.incident_id,
+            "fingerprint": alert.fingerprint,
+            "status": alert.status,
+            "labels": dict(alert.labels),
+            "annotations": dict(alert.annotations),
+            "starts_at": alert.starts_at,
+            "ends_at": alert.ends_at,
+            "generator_url": alert.generator_url,
+        }
+
+    def _alert_event(self, alert: AlertIn, *, reopened: bool = False) -> None:
+        name = alert.labels.get("instance") or alert.fingerprint
+        self.event(
+            "reopened" if reopened else f"alert_{alert.status}",
+            f"alert {name} {alert.status}",
+            {"fingerprint": alert.fingerprint, "status": alert.status},
+        )
+
+    def event(self, type_: str, detail: str, data: dict[str, Any] | None = None) -> None:
+        self.events.append(
+            {
+                "incident_id": self.incident_id,
+                "at": self.now,
+                "type": type_,
+                "actor_kind": ALERTMANAGER.kind.value,
+                "actor_id": ALERTMANAGER.id,
+                "actor_name": ALERTMANAGER.name,
+                "counted": True,
+                "detail": detail,
+                "data": data or {},
+            }
+        )
+
+    def outbox(self, kind: str, key: str, channel: str | None) -> None:
+        self.conn.execute(
+            self.sql["insert_outbox"],
+            {
+                "incident_id": self.incident_id,
+                "dedup_key": key,
+                "kind": kind,
+                "channel": channel,
+                "payload": {},
+                "status": "pending",
+                "attempts": 0,
+                "not_before": self.now,
+                "created_at": self.now,
+            },
+        )
+
+    def _flush(self) -> None:
+        self.conn.execute(self.sql["insert_events"], self.events)
+        if self.opened and not self.changes:
+            return  # inserted with its final version
+        # every event bumps the version, as bot.incident_events.add_event does
+        self.version += len(self.events)
+        self.conn.execute(
+            self.sql["update_incident"],
+            {"b_incident": self.incident_id, "version": self.version, **self.changes},
+        )

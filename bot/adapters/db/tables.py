@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -132,3 +132,9 @@ class ReplayGuard(SQLModel, table=True):
 
 
 metadata = SQLModel.metadata
+
+# Core table objects, for hot paths that skip the ORM's unit of work.
+INCIDENTS: Table = Incident.__table__  # type: ignore[attr-defined]
+ALERTS: Table = Alert.__table__  # type: ignore[attr-defined]
+EVENTS: Table = Event.__table__  # type: ignore[attr-defined]
+OUTBOX: Table = Outbox.__table__  # type: ignore[attr-defined]
