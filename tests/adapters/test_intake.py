@@ -274,3 +274,18 @@ async def test_commit_happens_before_the_answer(sqlite_url: str) -> None:
         assert [r.id for r in rows] == answer["incidents"]
     finally:
         await db.dispose()
+
+
+async def test_two_replicas_on_postgres_open_one_incident(pg_url: str) -> None:
+    """Replicas race to open the same group: the unique open key makes one win, the other
+    retries, finds it open and answers with the same id."""
+    async with running_app(pg_url) as (one, _), running_app(pg_url) as (two, _):
+        results = await asyncio.gather(
+            *(post(client, "firing-group-multi") for client in [one, two] * 6)
+        )
+        assert {status for status, _ in results} == {200}
+        assert len({tuple(r["incidents"]) for _, r in results}) == 1
+        [incident] = await incidents(one)
+        assert len(incident["alerts"]) == 3
+        detail = await (await one.get(f"/api/incidents/{incident['id']}", headers=API)).json()
+        assert [e["type"] for e in detail["events"]].count("opened") == 1
