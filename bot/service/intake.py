@@ -40,6 +40,8 @@ from bot.metrics import Metrics
 log = logging.getLogger(__name__)
 
 RunbookFinder = Callable[[Mapping[str, str]], str | None]
+# how many of a group's past incidents a late redelivery is checked against
+RECENT_INCIDENTS = 20
 
 
 @dataclass
@@ -105,20 +107,24 @@ class IntakeService:
 @cache
 def _statements(lock_rows: bool) -> dict[str, Executable]:
     """Built once and reused: constructing Core statements per request dominated the cost."""
-    open_incident = select(INCIDENTS.c.id, INCIDENTS.c.truncated_alerts, INCIDENTS.c.version).where(
-        INCIDENTS.c.open_key == bindparam("open_key")
-    )
-    return {
-        "open_incident": open_incident.with_for_update() if lock_rows else open_incident,
-        "alerts_of": select(
-            ALERTS.c.id, ALERTS.c.fingerprint, ALERTS.c.starts_at, ALERTS.c.status
-        ).where(ALERTS.c.incident_id == bindparam("incident_id")),
-        "resolved_keys": select(ALERTS.c.fingerprint, ALERTS.c.starts_at)
-        .join(INCIDENTS, INCIDENTS.c.id == ALERTS.c.incident_id)
+    group_incidents = (
+        select(
+            INCIDENTS.c.id, INCIDENTS.c.truncated_alerts, INCIDENTS.c.version, INCIDENTS.c.open_key
+        )
         .where(
             INCIDENTS.c.receiver == bindparam("receiver"),
             INCIDENTS.c.group_key == bindparam("group_key"),
-            INCIDENTS.c.open_key.is_(None),
+        )
+        .order_by(INCIDENTS.c.id.desc())
+        .limit(RECENT_INCIDENTS)
+    )
+    return {
+        "group_incidents": group_incidents.with_for_update() if lock_rows else group_incidents,
+        "alerts_of": select(
+            ALERTS.c.id, ALERTS.c.fingerprint, ALERTS.c.starts_at, ALERTS.c.status
+        ).where(ALERTS.c.incident_id == bindparam("incident_id")),
+        "resolved_keys": select(ALERTS.c.fingerprint, ALERTS.c.starts_at).where(
+            ALERTS.c.incident_id.in_(bindparam("incident_ids", expanding=True)),
             ALERTS.c.fingerprint.in_(bindparam("fingerprints", expanding=True)),
         ),
         "insert_incident": insert(INCIDENTS),
@@ -137,9 +143,13 @@ def apply_delivery(
     conn: Connection, *, notification: Notification, context: IntakeContext, now: datetime
 ) -> IntakeResult:
     sql = _statements(context.lock_rows)
-    incident = conn.execute(sql["open_incident"], {"open_key": notification.open_key}).first()
+    group = conn.execute(
+        sql["group_incidents"],
+        {"receiver": notification.receiver, "group_key": notification.group_key},
+    ).all()
+    incident = next((row for row in group if row.open_key is not None), None)
     if incident is None:
-        resolved = _resolved_alert_keys(conn, sql, notification)
+        resolved = _resolved_alert_keys(conn, sql, notification, [row.id for row in group])
         plan = plan_delivery(notification, None, resolved_elsewhere=resolved)
     else:
         known = [
@@ -173,16 +183,12 @@ def _alerts_of(conn: Connection, sql: Statements, incident_id: int) -> list[Any]
 
 
 def _resolved_alert_keys(
-    conn: Connection, sql: Statements, notification: Notification
+    conn: Connection, sql: Statements, notification: Notification, incident_ids: list[int]
 ) -> set[AlertKey]:
     fingerprints = [a.fingerprint for a in notification.alerts if a.status == "firing"]
-    if not fingerprints:
+    if not fingerprints or not incident_ids:
         return set()
-    params = {
-        "receiver": notification.receiver,
-        "group_key": notification.group_key,
-        "fingerprints": fingerprints,
-    }
+    params = {"incident_ids": incident_ids, "fingerprints": fingerprints}
     return {(fp, from_db(starts)) for fp, starts in conn.execute(sql["resolved_keys"], params)}
 
 

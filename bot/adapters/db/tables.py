@@ -15,7 +15,10 @@ def _json() -> Any:
 
 class Incident(SQLModel, table=True):
     __tablename__ = "incidents"
-    __table_args__ = (Index("ix_incidents_due", "status", "next_due_at"),)
+    __table_args__ = (
+        Index("ix_incidents_due", "status", "next_due_at"),
+        Index("ix_incidents_group", "receiver", "group_key"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     receiver: str = Field(max_length=255)
