@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= nightshift.yaml
 
-.PHONY: run test lint typecheck check bench migrate clean
+.PHONY: venv run test lint check bench clean
 
 $(BIN)/nightshift: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ check: $(BIN)/nightshift
 
 bench: $(BIN)/nightshift
 	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/audit.py
+	$(BIN)/python bench/slack.py
+	$(BIN)/python bench/escalation.py
 
 clean:
 	rm -rf $(VENV) nightshift.db nightshift.db-wal nightshift.db-shm

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.adapters.cron import crontab_trigger
 from bot.config import AckSettings, AuditSettings, Config, DirectorySettings, Person
 from bot.core.durations import parse_duration
 from bot.core.escalation import Policy, Step
@@ -294,6 +295,8 @@ class _Builder:
     def audit(self, raw: _Audit | None) -> AuditSettings | None:
         if raw is None:
             return None
-        if len(raw.cron.split()) != 5:
-            self.error(("audit", "cron"), f"cron {raw.cron!r} needs five fields")
+        try:
+            crontab_trigger(raw.cron)
+        except ValueError as exc:
+            self.error(("audit", "cron"), f"invalid cron {raw.cron!r}: {exc}")
         return AuditSettings(raw.channel, raw.cron)

@@ -12,6 +12,33 @@ from bot.adapters.db.tables import Event, Incident
 from bot.core.actors import Actor
 
 
+def event_values(
+    incident_id: int,
+    type: str,
+    actor: Actor,
+    *,
+    counted: bool,
+    now: datetime,
+    detail: str = "",
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One `events` row as Core insert values, for writers that insert many rows at once.
+
+    Whoever uses this bumps the incident's version once per row, as `add_event` does.
+    """
+    return {
+        "incident_id": incident_id,
+        "at": to_db(now),
+        "type": type,
+        "actor_kind": actor.kind.value,
+        "actor_id": actor.id,
+        "actor_name": actor.name,
+        "counted": counted,
+        "detail": detail,
+        "data": data or {},
+    }
+
+
 def add_event(
     session: AsyncSession,
     incident: Incident,
@@ -26,15 +53,7 @@ def add_event(
     """Append an event and bump the incident's version (its fencing token)."""
     assert incident.id is not None, "flush the incident before adding events"
     row = Event(
-        incident_id=incident.id,
-        at=to_db(now),
-        type=type,
-        actor_kind=actor.kind.value,
-        actor_id=actor.id,
-        actor_name=actor.name,
-        counted=counted,
-        detail=detail,
-        data=data or {},
+        **event_values(incident.id, type, actor, counted=counted, now=now, detail=detail, data=data)
     )
     session.add(row)
     incident.version += 1

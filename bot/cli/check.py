@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
+from bot.adapters.directory_check import check_directory
+from bot.adapters.runbooks import check_runbooks
 from bot.cli.common import add_config_option, config_path
 from bot.config_loader import check_config
 from bot.core.problems import Problem
+from bot.service.oncall import schedule_problems
 
 
 def add_parser(subparsers: Any) -> None:
@@ -34,4 +38,7 @@ def run(args: argparse.Namespace) -> int:
 def _deeper_problems(config: Any) -> list[Problem]:
     """Checks that need the whole config: runbooks, schedule coverage."""
     problems: list[Problem] = []
+    problems += schedule_problems(config, datetime.now(UTC))
+    problems += check_runbooks(config)
+    problems += check_directory(config)
     return problems

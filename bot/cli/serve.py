@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.adapters.db.database import is_sqlite_url
+from bot.adapters.db.instance_lock import AnotherInstanceRunning, acquire_instance_lock
 from bot.adapters.db.migrate import upgrade
 from bot.app import Nightshift
 from bot.cli.common import add_config_option, config_path, load_or_report
@@ -45,9 +46,14 @@ def run(args: argparse.Namespace) -> int:
         return 1
     host = args.host or settings.host
     port = args.port if args.port is not None else settings.port
-    if is_sqlite_url(settings.database_url):
-        upgrade(settings.database_url)  # the embedded database migrates itself
-    asyncio.run(_serve(settings, config, host, port))
+    try:
+        with acquire_instance_lock(settings.database_url):
+            if is_sqlite_url(settings.database_url):
+                upgrade(settings.database_url)  # the embedded database migrates itself
+            asyncio.run(_serve(settings, config, host, port))
+    except AnotherInstanceRunning as exc:
+        print(f"not starting: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

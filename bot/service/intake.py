@@ -35,6 +35,7 @@ from bot.core.grouping import (
     plan_delivery,
 )
 from bot.core.routing import pick_route
+from bot.incident_events import event_values
 from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,11 @@ def _statements(lock_rows: bool) -> dict[str, Executable]:
     """Built once and reused: constructing Core statements per request dominated the cost."""
     group_incidents = (
         select(
-            INCIDENTS.c.id, INCIDENTS.c.truncated_alerts, INCIDENTS.c.version, INCIDENTS.c.open_key
+            INCIDENTS.c.id,
+            INCIDENTS.c.truncated_alerts,
+            INCIDENTS.c.version,
+            INCIDENTS.c.open_key,
+            INCIDENTS.c.channel,
         )
         .where(
             INCIDENTS.c.receiver == bindparam("receiver"),
@@ -165,6 +170,7 @@ def apply_delivery(
     else:
         incident_id = incident.id
         writer.incident_id, writer.version = incident.id, incident.version
+        writer.channel = incident.channel
     writer.apply(plan)
     return IntakeResult(
         [incident_id],
@@ -204,7 +210,9 @@ class _IncidentWriter:
         self.now = now
         self.incident_id = 0
         self.version = 0
+        self.channel: str | None = None
         self.events: list[dict[str, Any]] = []
+        self.outbox_rows: list[dict[str, Any]] = []
         self.changes: dict[str, Any] = {}
         self.opened = False
 
@@ -214,6 +222,7 @@ class _IncidentWriter:
         route = pick_route(context.config.routes, labels)
         policy = context.config.policies.get(route.policy) if route and route.policy else None
         channel = (route.channel if route else None) or context.config.slack_channel
+        self.channel = channel
         inserted = self.conn.execute(
             self.sql["insert_incident"],
             {
@@ -263,8 +272,6 @@ class _IncidentWriter:
             self.changes["truncated_alerts"] = plan.truncated_alerts
         if plan.resolve_incident:
             self._resolve()
-        if not plan.open_incident:
-            self.outbox("incident_update", f"update:{self.incident_id}:{self.version + 1}", None)
         self._flush()
 
     def _update_alerts(self, changed: list[AlertIn]) -> None:
@@ -288,7 +295,7 @@ class _IncidentWriter:
         self.changes.update(
             status="resolved", resolved_at=self.now, open_key=None, next_due_at=None
         )
-        self.event("resolved", "all alerts resolved in Alertmanager")
+        self.event("resolved", "all alerts resolved in Alertmanager", thread={})
 
     def _alert_row(self, alert: AlertIn) -> dict[str, Any]:
         return {
@@ -308,45 +315,63 @@ class _IncidentWriter:
             "reopened" if reopened else f"alert_{alert.status}",
             f"alert {name} {alert.status}",
             {"fingerprint": alert.fingerprint, "status": alert.status},
+            thread={"alert": name},
         )
 
-    def event(self, type_: str, detail: str, data: dict[str, Any] | None = None) -> None:
+    def event(
+        self,
+        type_: str,
+        detail: str,
+        data: dict[str, Any] | None = None,
+        *,
+        thread: dict[str, Any] | None = None,
+    ) -> None:
+        """Record an event; with `thread`, also tell the incident thread (not on open: the
+        incident message itself shows the first alerts)."""
         self.events.append(
-            {
-                "incident_id": self.incident_id,
-                "at": self.now,
-                "type": type_,
-                "actor_kind": ALERTMANAGER.kind.value,
-                "actor_id": ALERTMANAGER.id,
-                "actor_name": ALERTMANAGER.name,
-                "counted": True,
-                "detail": detail,
-                "data": data or {},
-            }
+            event_values(
+                self.incident_id,
+                type_,
+                ALERTMANAGER,
+                counted=True,
+                now=self.now,
+                detail=detail,
+                data=data,
+            )
         )
+        if thread is not None and not self.opened:
+            # the event's own version number keys the message: unique, and stable on retry
+            key = f"thread:{self.incident_id}:{type_}:v{self.version + len(self.events)}"
+            self.outbox("thread", key, self.channel, {"template": type_, **thread})
 
-    def outbox(self, kind: str, key: str, channel: str | None) -> None:
-        self.conn.execute(
-            self.sql["insert_outbox"],
+    def outbox(
+        self, kind: str, key: str, channel: str | None, payload: dict[str, Any] | None = None
+    ) -> None:
+        self.outbox_rows.append(
             {
                 "incident_id": self.incident_id,
                 "dedup_key": key,
                 "kind": kind,
                 "channel": channel,
-                "payload": {},
+                "payload": payload or {},
                 "status": "pending",
                 "attempts": 0,
                 "not_before": self.now,
                 "created_at": self.now,
-            },
+            }
         )
 
     def _flush(self) -> None:
+        if not self.opened:
+            # every event bumps the version, as bot.incident_events.add_event does; a change
+            # without an event (truncation count) still bumps it, so update keys stay unique
+            self.version += max(1, len(self.events))
+            key = f"update:{self.incident_id}:{self.version}"
+            self.outbox("incident_update", key, self.channel)
         self.conn.execute(self.sql["insert_events"], self.events)
+        self.conn.execute(self.sql["insert_outbox"], self.outbox_rows)
         if self.opened and not self.changes:
             return  # inserted with its final version
-        # every event bumps the version, as bot.incident_events.add_event does
-        self.version += len(self.events)
         self.conn.execute(
             self.sql["update_incident"],
             {"b_incident": self.incident_id, "version": self.version, **self.changes},

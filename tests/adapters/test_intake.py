@@ -289,3 +289,38 @@ async def test_two_replicas_on_postgres_open_one_incident(pg_url: str) -> None:
         assert len(incident["alerts"]) == 3
         detail = await (await one.get(f"/api/incidents/{incident['id']}", headers=API)).json()
         assert [e["type"] for e in detail["events"]].count("opened") == 1
+
+
+async def test_alert_changes_are_told_in_the_thread(database_url: str) -> None:
+    """Alert changes of an open incident queue thread entries; opening queues the post."""
+    from sqlmodel import col, select
+
+    from bot.adapters.db.tables import Outbox
+
+    async with running_app(database_url) as (client, nightshift):
+        await nightshift.engine.stop()  # only the intake's own rows are looked at here
+        await nightshift.slack.stop()
+        await post(client, "firing-group-multi")
+        await post(client, "firing-group-partially-resolved")
+        await post(client, "firing-group-partially-resolved")  # a retry adds nothing
+        await post(client, "resolved-group-remainder")
+        async with nightshift.db.transaction() as session:
+            rows = (
+                await session.exec(
+                    select(Outbox)
+                    .where(col(Outbox.kind).in_(["incident_post", "incident_update", "thread"]))
+                    .order_by(col(Outbox.id))
+                )
+            ).all()
+        told = [(r.kind, r.payload.get("template"), r.payload.get("alert")) for r in rows]
+        # the engine paged step 1 before it was stopped; those rows are not the intake's
+        assert [t for t in told if t[0] != "thread" or t[1] in ("alert_resolved", "resolved")] == [
+            ("incident_post", None, None),
+            ("thread", "alert_resolved", "burst-2"),
+            ("incident_update", None, None),
+            ("thread", "alert_resolved", "burst-1"),
+            ("thread", "alert_resolved", "burst-3"),
+            ("thread", "resolved", None),
+            ("incident_update", None, None),
+        ]
+        assert len({r.dedup_key for r in rows}) == len(rows)

@@ -48,6 +48,8 @@ BROKEN = [
     ("slack:\n", "slak:\n", 1, "unknown key"),
     ("every: 1w", "every: 90s", 9, "whole hours"),
     ('start: "2026-11-02T09:00"', 'start: "next monday"', 9, "invalid time"),
+    ("routes:", 'audit: {channel: C0AUDIT, cron: "0 9 * * 9"}\nroutes:', 17, "invalid cron"),
+    ("routes:", 'audit: {channel: C0AUDIT, cron: "0 9 * *"}\nroutes:', 17, "five fields"),
 ]
 
 

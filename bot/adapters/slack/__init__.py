@@ -1,0 +1,1 @@
+"""Slack adapter: Bolt listeners, Block Kit rendering, identity lookups and the outbox sender."""

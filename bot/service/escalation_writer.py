@@ -1,0 +1,321 @@
+"""The rows one escalation advance writes: `escalated`/`notified`/gap/`ack_timeout`
+events and the outbox rows (pages, channel pages, thread entries, runbook checks, the
+incident message update), all inside the caller's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.adapters.db.clock import from_db, iso, to_db
+from bot.adapters.db.tables import Event, Incident, Outbox
+from bot.config import Config
+from bot.core import escalation as core
+from bot.core.actors import TIMER, Actor
+from bot.incident_events import event_values
+from bot.service.targets import DbOverrides, Reach, Recipient, resolve_step
+
+
+class PageWriter:
+    """Events and outbox rows for one incident's advance, inside the caller's transaction."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        incident: Incident,
+        config: Config,
+        now: datetime,
+        overrides: DbOverrides,
+        actor: Actor,
+        restarts: int | None = None,
+    ) -> None:
+        assert incident.id is not None
+        self.session = session
+        self.incident = incident
+        self.id = incident.id
+        self.config = config
+        self.now = now
+        self.overrides = overrides
+        self.actor = actor
+        self.policy = core.policy_from_snapshot(incident.policy_snapshot or {})
+        self.notified = 0
+        self._reach: dict[core.Step, Reach] = {}
+        self._round = restarts  # ack timeouts so far; looked up when first needed
+        self.rows = Rows()
+
+    def reaches(self, step: core.Step) -> bool:
+        return bool(self._resolve(step).recipients)
+
+    def _resolve(self, step: core.Step) -> Reach:
+        if step not in self._reach:
+            self._reach[step] = resolve_step(step, self.config, self.overrides, self.now)
+        return self._reach[step]
+
+    async def ack_timed_out(self) -> None:
+        incident = self.incident
+        owner_name, owner_id = incident.owner_name, incident.owner_slack_id
+        acked_at = from_db(incident.acked_at) if incident.acked_at else None
+        held = f" for {_span(self.now - acked_at)}" if acked_at else ""
+        if self._round is None:
+            self._round = await self._count_restarts()  # before this one is added
+        self._round += 1
+        incident.status = core.TRIGGERED
+        incident.owner_slack_id = incident.owner_name = None
+        incident.acked_at = incident.acked_via = None
+        self._event(
+            "ack_timeout",
+            TIMER,
+            counted=True,
+            detail=f"acknowledged by {owner_name or 'someone'}{held} without resolution: "
+            "unowned again, escalation restarts at step 1",
+            data={"previous_owner": owner_name, "previous_owner_slack_id": owner_id},
+        )
+        suffix = self._suffix()
+        self._outbox(
+            "thread",
+            f"thread:{self.id}:ack_timeout{suffix}",
+            {
+                "template": "ack_timeout",
+                "previous_owner": owner_name,
+                "previous_owner_slack_id": owner_id,
+                "at": iso(self.now),
+            },
+        )
+        if owner_id:
+            self._outbox(
+                "dm",
+                f"ack_timeout:{self.id}{suffix}:{owner_id}",
+                {
+                    "template": "page",
+                    "step": 1,
+                    "loop": 0,
+                    "target": owner_name or owner_id,
+                    "reason": f"your acknowledgement of #{self.id} timed out{held} without "
+                    "resolution; it is unowned again and escalation has restarted",
+                },
+                channel=owner_id,
+            )
+
+    async def apply(self, result: core.Advance) -> None:
+        incident = self.incident
+        for firing in result.firings:
+            if firing.reached:
+                await self._paged(firing)
+            else:
+                await self._gap(firing)
+        incident.status = result.state.status
+        incident.esc_step = result.state.step
+        incident.esc_loop = result.state.loop
+        due = result.state.next_due_at
+        incident.next_due_at = to_db(due) if due else None
+        self.session.add(incident)
+        self._outbox("incident_update", f"update:{self.id}:{incident.version}", {})
+
+    async def _paged(self, firing: core.Firing) -> None:
+        reach = self._resolve(self.policy.steps[firing.step - 1])
+        suffix = await self._key_suffix()
+        names = [r.name if r.kind == "person" else f"#{r.name}" for r in reach.recipients]
+        detail = f"{_where(firing)}: paged {', '.join(names)}"
+        if reach.unreachable:
+            detail += f" (not reachable: {'; '.join(reach.unreachable)})"
+        self._event(
+            "escalated",
+            self.actor,
+            counted=True,
+            detail=detail,
+            data={
+                "step": firing.step,
+                "loop": firing.loop,
+                "targets": list(firing.targets),
+                "paged": [r.name for r in reach.recipients],
+                "unreachable": list(reach.unreachable),
+            },
+        )
+        base = f"{self.id}:{firing.step}:{firing.loop}"
+        for r in reach.recipients:
+            reason = _reason(r, firing, self.policy.name)
+            self._event(
+                "notified",
+                self.actor,
+                counted=False,
+                detail=f"{_where(firing)}: {reason}",
+                data={
+                    "step": firing.step,
+                    "loop": firing.loop,
+                    "target": r.name,
+                    "via": r.via,
+                    "slack_id": r.slack_id,
+                },
+            )
+            self.notified += 1
+            page = {
+                "step": firing.step,
+                "loop": firing.loop,
+                "target": r.name,
+                "via": r.via,
+                "reason": reason,
+            }
+            if r.kind == "person":
+                self._outbox(
+                    "dm",
+                    f"page:{base}:{r.name}{suffix}",
+                    {"template": "page", **page},
+                    channel=r.slack_id,
+                )
+                self._outbox(
+                    "runbook_check",
+                    f"runbook_check:{base}:{r.name}{suffix}",
+                    {"person": r.name, "slack_id": r.slack_id, "reason": "paged"},
+                )
+            else:
+                self._outbox(
+                    "channel",
+                    f"page:{base}:{r.name}{suffix}",
+                    {"template": "channel_page", **page},
+                    channel=r.slack_id,
+                )
+        self._outbox(
+            "thread",
+            f"thread:{self.id}:step_paged:{firing.step}:{firing.loop}{suffix}",
+            {
+                "template": "step_paged",
+                "step": firing.step,
+                "loop": firing.loop,
+                "people": [{"name": r.name, "slack_id": r.slack_id} for r in reach.people],
+                "channels": [r.slack_id for r in reach.channels],
+                "unreachable": list(reach.unreachable),
+                "actor": self.actor.name,
+                "manual": self.actor != TIMER,
+            },
+        )
+
+    async def _gap(self, firing: core.Firing) -> None:
+        reach = self._resolve(self.policy.steps[firing.step - 1])
+        suffix = await self._key_suffix()
+        self._event(
+            "escalation_gap",
+            self.actor,
+            counted=False,
+            detail=f"{_where(firing)}: no one was reachable ({'; '.join(reach.unreachable)}); "
+            "moving on to the next step",
+            data={
+                "step": firing.step,
+                "loop": firing.loop,
+                "targets": list(firing.targets),
+                "unreachable": list(reach.unreachable),
+            },
+        )
+        self._outbox(
+            "thread",
+            f"thread:{self.id}:step_gap:{firing.step}:{firing.loop}{suffix}",
+            {
+                "template": "step_paged",
+                "step": firing.step,
+                "loop": firing.loop,
+                "people": [],
+                "channels": [],
+                "unreachable": list(reach.unreachable),
+                "actor": self.actor.name,
+                "manual": self.actor != TIMER,
+            },
+        )
+
+    async def _key_suffix(self) -> str:
+        if self._round is None:
+            self._round = await self._count_restarts()
+        return self._suffix()
+
+    def _suffix(self) -> str:
+        # After an ack timeout the same (step, loop) pages again: the restart count keeps
+        # those outbox keys distinct from the first round's.
+        return f":r{self._round}" if self._round else ""
+
+    async def _count_restarts(self) -> int:
+        query = select(func.count()).where(
+            Event.incident_id == self.id, Event.type == "ack_timeout"
+        )
+        return int((await self.session.exec(query)).one())
+
+    def _outbox(
+        self, kind: str, key: str, payload: dict[str, Any], channel: str | None = None
+    ) -> None:
+        incident = self.incident
+        self.rows.outbox.append(
+            {
+                "incident_id": self.id,
+                "dedup_key": key,
+                "kind": kind,
+                "channel": channel or incident.slack_channel or incident.channel,
+                "payload": payload,
+                "status": "pending",
+                "attempts": 0,
+                "not_before": to_db(self.now),
+                "created_at": to_db(self.now),
+            }
+        )
+
+    def _event(
+        self,
+        type: str,
+        actor: Actor,
+        *,
+        counted: bool,
+        detail: str = "",
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        """Like `bot.incident_events.add_event` (same row, same version bump), written
+        with the batch's other rows in one insert."""
+        self.rows.events.append(
+            event_values(
+                self.id, type, actor, counted=counted, now=self.now, detail=detail, data=data
+            )
+        )
+        self.incident.version += 1
+
+
+@dataclass
+class Rows:
+    """Events and outbox rows of a batch: multi-row inserts instead of thousands of ORM
+    objects, which were most of a busy tick's cost."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[dict[str, Any]] = field(default_factory=list)
+
+    def extend(self, other: Rows) -> None:
+        self.events.extend(other.events)
+        self.outbox.extend(other.outbox)
+
+    async def write(self, session: AsyncSession) -> None:
+        connection = await session.connection()  # the session's own transaction
+        if self.events:
+            await connection.execute(insert(Event), self.events)
+        if self.outbox:
+            await connection.execute(insert(Outbox), self.outbox)
+
+
+def _where(firing: core.Firing) -> str:
+    return f"step {firing.step}" + (f" (pass {firing.loop + 1})" if firing.loop else "")
+
+
+def _reason(recipient: Recipient, firing: core.Firing, policy: str) -> str:
+    kind, _, name = str(recipient.via).partition(":")
+    if kind == "schedule":
+        why = f"on call for schedule {name}"
+    elif kind == "user":
+        why = "named in the policy"
+    else:
+        why = "a channel in the policy"
+    return f"paged {recipient.name}: {why}, {_where(firing)} of policy {policy or 'default'}"
+
+
+def _span(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"
