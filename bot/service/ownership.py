@@ -206,6 +206,45 @@ async def resolve(
         )
 
 
+async def _record_refusal(
+    session: AsyncSession,
+    incident: Incident,
+    actor: Actor,
+    *,
+    reason: str,
+    code: str,
+    verified: bool,
+    via: str,
+    now: datetime,
+    what: str,
+) -> None:
+    """An `ack_refused` event, on the record and told in the thread."""
+    event = add_event(
+        session,
+        incident,
+        "ack_refused",
+        actor,
+        counted=False,
+        now=now,
+        detail=f"{what} via {via} refused: {reason}",
+        data={"reason": code, "via": via, "action": what, "verified": verified},
+    )
+    await session.flush()
+    enqueue_thread(
+        session,
+        incident,
+        event,
+        "ack_refused",
+        now,
+        user=actor.id,
+        kind=actor.kind.value,
+        reason=reason,
+        via=via,
+        action=what,
+        at=iso(now),
+    )
+
+
 async def _refused(
     session: AsyncSession,
     incident: Incident,
@@ -215,34 +254,16 @@ async def _refused(
     what: str,
 ) -> Outcome:
     assert verdict.refusal is not None
-    event = add_event(
+    await _record_refusal(
         session,
         incident,
-        "ack_refused",
         verdict.actor,
-        counted=False,
-        now=now,
-        detail=f"{what} via {via} refused: {verdict.reason}",
-        data={
-            "reason": verdict.refusal.value,
-            "via": via,
-            "action": what,
-            "verified": verdict.refusal is not Refusal.UNVERIFIED,
-        },
-    )
-    await session.flush()
-    enqueue_thread(
-        session,
-        incident,
-        event,
-        "ack_refused",
-        now,
-        user=verdict.actor.id,
-        kind=verdict.actor.kind.value,
         reason=verdict.reason,
+        code=verdict.refusal.value,
+        verified=verdict.refusal is not Refusal.UNVERIFIED,
         via=via,
-        action=what,
-        at=iso(now),
+        now=now,
+        what=what,
     )
     return Outcome(
         "refused",
@@ -265,29 +286,16 @@ async def _blocked(
     """A person asked for something the incident's state does not allow."""
     if decision.code is core.Blocked.OWNED_BY_OTHER:
         # somebody tried to take an owned incident: a refused attempt, on the record
-        event = add_event(
+        await _record_refusal(
             session,
             incident,
-            "ack_refused",
             verdict.actor,
-            counted=False,
-            now=now,
-            detail=f"{what} via {via} refused: {decision.message}",
-            data={"reason": decision.code.value, "via": via, "action": what, "verified": True},
-        )
-        await session.flush()
-        enqueue_thread(
-            session,
-            incident,
-            event,
-            "ack_refused",
-            now,
-            user=verdict.actor.id,
-            kind=verdict.actor.kind.value,
             reason=decision.message,
+            code=decision.code.value,
+            verified=True,
             via=via,
-            action=what,
-            at=iso(now),
+            now=now,
+            what=what,
         )
         return Outcome(
             "refused",

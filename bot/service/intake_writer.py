@@ -1,0 +1,257 @@
+"""The rows one Alertmanager delivery writes: Core statements built once, few round trips."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Connection, Executable, bindparam, insert, select, update
+
+from bot.adapters.db.clock import from_db
+from bot.adapters.db.tables import ALERTS, EVENTS, INCIDENTS, OUTBOX
+from bot.config import Config
+from bot.core.actors import ALERTMANAGER
+from bot.core.escalation import policy_to_snapshot
+from bot.core.grouping import AlertIn, AlertKey, IntakePlan, Notification, incident_title
+from bot.core.routing import pick_route
+from bot.incident_events import event_values
+
+RunbookFinder = Callable[[Mapping[str, str]], str | None]
+Statements = dict[str, Executable]
+# how many of a group's past incidents a late redelivery is checked against
+RECENT_INCIDENTS = 20
+
+
+@cache
+def statements(lock_rows: bool) -> Statements:
+    """Built once and reused: constructing Core statements per request dominated the cost."""
+    group_incidents = (
+        select(
+            INCIDENTS.c.id,
+            INCIDENTS.c.truncated_alerts,
+            INCIDENTS.c.version,
+            INCIDENTS.c.open_key,
+            INCIDENTS.c.channel,
+        )
+        .where(
+            INCIDENTS.c.receiver == bindparam("receiver"),
+            INCIDENTS.c.group_key == bindparam("group_key"),
+        )
+        .order_by(INCIDENTS.c.id.desc())
+        .limit(RECENT_INCIDENTS)
+    )
+    return {
+        "group_incidents": group_incidents.with_for_update() if lock_rows else group_incidents,
+        "alerts_of": select(
+            ALERTS.c.id, ALERTS.c.fingerprint, ALERTS.c.starts_at, ALERTS.c.status
+        ).where(ALERTS.c.incident_id == bindparam("incident_id")),
+        "resolved_keys": select(ALERTS.c.fingerprint, ALERTS.c.starts_at).where(
+            ALERTS.c.incident_id.in_(bindparam("incident_ids", expanding=True)),
+            ALERTS.c.fingerprint.in_(bindparam("fingerprints", expanding=True)),
+        ),
+        "insert_incident": insert(INCIDENTS),
+        "insert_alerts": insert(ALERTS),
+        "insert_events": insert(EVENTS),
+        "insert_outbox": insert(OUTBOX),
+        "update_alert": update(ALERTS).where(ALERTS.c.id == bindparam("b_alert")),
+        "resolve_alerts": update(ALERTS)
+        .where(ALERTS.c.incident_id == bindparam("b_incident"), ALERTS.c.status != "resolved")
+        .values(status="resolved", ends_at=bindparam("now")),
+        "update_incident": update(INCIDENTS).where(INCIDENTS.c.id == bindparam("b_incident")),
+    }
+
+
+def alerts_of(conn: Connection, sql: Statements, incident_id: int) -> list[Any]:
+    return list(conn.execute(sql["alerts_of"], {"incident_id": incident_id}).all())
+
+
+def resolved_alert_keys(
+    conn: Connection, sql: Statements, notification: Notification, incident_ids: list[int]
+) -> set[AlertKey]:
+    fingerprints = [a.fingerprint for a in notification.alerts if a.status == "firing"]
+    if not fingerprints or not incident_ids:
+        return set()
+    params = {"incident_ids": incident_ids, "fingerprints": fingerprints}
+    return {(fp, from_db(starts)) for fp, starts in conn.execute(sql["resolved_keys"], params)}
+
+
+class IncidentWriter:
+    """Collects one delivery's rows and writes them with as few statements as possible."""
+
+    def __init__(
+        self, conn: Connection, sql: Statements, notification: Notification, now: datetime
+    ) -> None:
+        self.conn = conn
+        self.sql = sql
+        self.notification = notification
+        self.now = now
+        self.incident_id = 0
+        self.version = 0
+        self.channel: str | None = None
+        self.events: list[dict[str, Any]] = []
+        self.outbox_rows: list[dict[str, Any]] = []
+        self.changes: dict[str, Any] = {}
+        self.opened = False
+
+    def open(self, config: Config, runbook_for: RunbookFinder, plan: IntakePlan) -> int:
+        n = self.notification
+        labels = n.labels
+        route = pick_route(config.routes, labels)
+        policy = config.policies.get(route.policy) if route and route.policy else None
+        channel = (route.channel if route else None) or config.slack_channel
+        self.channel = channel
+        inserted = self.conn.execute(
+            self.sql["insert_incident"],
+            {
+                "receiver": n.receiver,
+                "group_key": n.group_key,
+                "open_key": n.open_key,
+                "title": incident_title(n),
+                "status": "triggered",
+                "severity": labels.get("severity"),
+                "labels": labels,
+                "annotations": dict(n.common_annotations),
+                "external_url": n.external_url,
+                "truncated_alerts": 0,
+                "channel": channel,
+                "runbook_id": runbook_for(labels),
+                "policy_name": policy.name if policy else None,
+                "policy_snapshot": policy_to_snapshot(policy) if policy else {},
+                "esc_step": 0,
+                "esc_loop": 0,
+                # step 1 fires when the incident opens: the engine picks it up at once
+                "next_due_at": self.now if policy else None,
+                "opened_at": self.now,
+                # the events this delivery writes (opened + one per alert), so no UPDATE follows
+                "version": 1 + len(plan.new_alerts),
+            },
+        )
+        self.opened = True
+        key = inserted.inserted_primary_key
+        assert key is not None
+        self.incident_id = int(key[0])
+        detail = f"opened from Alertmanager group {n.group_key}"
+        if policy is None:
+            detail += " (no route or policy matched: nobody will be paged)"
+        self.event("opened", detail)
+        self.outbox("incident_post", f"post:{self.incident_id}", channel)
+        return self.incident_id
+
+    def apply(self, plan: IntakePlan) -> None:
+        if plan.new_alerts:
+            rows = [self._alert_row(a) for a in plan.new_alerts]
+            self.conn.execute(self.sql["insert_alerts"], rows)
+            for alert in plan.new_alerts:
+                self._alert_event(alert)
+        if plan.changed_alerts:
+            self._update_alerts(plan.changed_alerts)
+        if plan.truncated_alerts is not None:
+            self.changes["truncated_alerts"] = plan.truncated_alerts
+        if plan.resolve_incident:
+            self._resolve()
+        self._flush()
+
+    def _update_alerts(self, changed: list[AlertIn]) -> None:
+        rows = {
+            (r.fingerprint, from_db(r.starts_at)): r
+            for r in alerts_of(self.conn, self.sql, self.incident_id)
+        }
+        for alert in changed:
+            row = rows[alert.key]
+            self.conn.execute(
+                self.sql["update_alert"],
+                {"b_alert": row.id, "status": alert.status, "ends_at": alert.ends_at},
+            )
+            reopened = row.status == "resolved" and alert.status == "firing"
+            self._alert_event(alert, reopened=reopened)
+
+    def _resolve(self) -> None:
+        self.conn.execute(
+            self.sql["resolve_alerts"], {"b_incident": self.incident_id, "now": self.now}
+        )
+        self.changes.update(
+            status="resolved", resolved_at=self.now, open_key=None, next_due_at=None
+        )
+        self.event("resolved", "all alerts resolved in Alertmanager", thread={})
+
+    def _alert_row(self, alert: AlertIn) -> dict[str, Any]:
+        return {
+            "incident_id": self.incident_id,
+            "fingerprint": alert.fingerprint,
+            "status": alert.status,
+            "labels": dict(alert.labels),
+            "annotations": dict(alert.annotations),
+            "starts_at": alert.starts_at,
+            "ends_at": alert.ends_at,
+            "generator_url": alert.generator_url,
+        }
+
+    def _alert_event(self, alert: AlertIn, *, reopened: bool = False) -> None:
+        name = alert.labels.get("instance") or alert.fingerprint
+        self.event(
+            "reopened" if reopened else f"alert_{alert.status}",
+            f"alert {name} {alert.status}",
+            {"fingerprint": alert.fingerprint, "status": alert.status},
+            thread={"alert": name},
+        )
+
+    def event(
+        self,
+        type_: str,
+        detail: str,
+        data: dict[str, Any] | None = None,
+        *,
+        thread: dict[str, Any] | None = None,
+    ) -> None:
+        """Record an event; with `thread`, also tell the incident thread (not on open: the
+        incident message itself shows the first alerts)."""
+        self.events.append(
+            event_values(
+                self.incident_id,
+                type_,
+                ALERTMANAGER,
+                counted=True,
+                now=self.now,
+                detail=detail,
+                data=data,
+            )
+        )
+        if thread is not None and not self.opened:
+            # the event's own version number keys the message: unique, and stable on retry
+            key = f"thread:{self.incident_id}:{type_}:v{self.version + len(self.events)}"
+            self.outbox("thread", key, self.channel, {"template": type_, **thread})
+
+    def outbox(
+        self, kind: str, key: str, channel: str | None, payload: dict[str, Any] | None = None
+    ) -> None:
+        self.outbox_rows.append(
+            {
+                "incident_id": self.incident_id,
+                "dedup_key": key,
+                "kind": kind,
+                "channel": channel,
+                "payload": payload or {},
+                "status": "pending",
+                "attempts": 0,
+                "not_before": self.now,
+                "created_at": self.now,
+            }
+        )
+
+    def _flush(self) -> None:
+        if not self.opened:
+            # every event bumps the version, as bot.incident_events.add_event does; a change
+            # without an event (truncation count) still bumps it, so update keys stay unique
+            self.version += max(1, len(self.events))
+            key = f"update:{self.incident_id}:{self.version}"
+            self.outbox("incident_update", key, self.channel)
+        self.conn.execute(self.sql["insert_events"], self.events)
+        self.conn.execute(self.sql["insert_outbox"], self.outbox_rows)
+        if self.opened and not self.changes:
+            return  # inserted with its final version
+        self.conn.execute(
+            self.sql["update_incident"],
+            {"b_incident": self.incident_id, "version": self.version, **self.changes},
+        )
