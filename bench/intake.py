@@ -120,6 +120,25 @@ def measure(url: str, total: int, concurrency: int, run: str) -> LoadResult:
     )
 
 
+def serve_and_measure(config: Path, db: Path, args: argparse.Namespace) -> LoadResult:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        "DATABASE_URL": f"sqlite:///{db}",
+        "ALERTMANAGER_TOKEN": TOKEN,
+        "SLACK_BOT_TOKEN": "",
+        "SLACK_SIGNING_SECRET": "",
+        "PYTHONPATH": str(REPO),
+    }
+    cmd = [sys.executable, "-m", "bot", "serve", "--config", str(config), "--port", str(port)]
+    serve = start(cmd, env, url)
+    try:
+        return measure(url, args.requests, args.concurrency, db.stem)
+    finally:
+        serve.terminate()
+        serve.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=3000)
@@ -129,58 +148,33 @@ def main() -> None:
 
     bare_port = free_port()
     bare_url = f"http://127.0.0.1:{bare_port}"
-    bare = start(
-        [
-            sys.executable,
-            str(REPO / "bench" / "bare_handler.py"),
-            str(workdir / "bare.db"),
-            str(bare_port),
-        ],
-        {},
-        bare_url,
-    )
+    handler = [sys.executable, str(REPO / "bench" / "bare_handler.py")]
+    bare = start([*handler, str(workdir / "bare.db"), str(bare_port)], {}, bare_url)
     try:
         baseline = measure(bare_url, args.requests, args.concurrency, "bare")
     finally:
         bare.terminate()
         bare.wait()
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {
-        "DATABASE_URL": f"sqlite:///{workdir / 'nightshift.db'}",
-        "ALERTMANAGER_TOKEN": TOKEN,
-        "SLACK_BOT_TOKEN": "",
-        "SLACK_SIGNING_SECRET": "",
-        "PYTHONPATH": str(REPO),
-    }
-    serve = start(
-        [
-            sys.executable,
-            "-m",
-            "bot",
-            "serve",
-            "--config",
-            str(REPO / "nightshift.yaml"),
-            "--port",
-            str(port),
-        ],
-        env,
-        url,
-    )
-    try:
-        ours = measure(url, args.requests, args.concurrency, "nightshift")
-    finally:
-        serve.terminate()
-        serve.wait()
+    # The shipped config pages someone for every new incident (escalation step 1, runbook
+    # check, Slack messages rendered in dry-run): all of that runs in the same process.
+    # A config whose routes name no policy shows the cost of intake and posting alone.
+    no_paging = workdir / "no-paging.yaml"
+    no_paging.write_text("slack: {channel: C0INCID001}\nroutes:\n  - {match: {}}\n")
+    paging = serve_and_measure(REPO / "nightshift.yaml", workdir / "paging.db", args)
+    intake_only = serve_and_measure(no_paging, workdir / "intake.db", args)
 
     print(
         f"intake benchmark: {args.requests} requests, {args.concurrency} connections, "
         "distinct groups, SQLite WAL"
     )
     print(baseline.line("bare aiohttp+sqlite3"))
-    print(ours.line("nightshift serve"))
-    print(f"ratio: {ours.rate / baseline.rate:.2f}x of the bare handler's throughput")
+    print(paging.line("nightshift (paging)"))
+    print(intake_only.line("nightshift (no policy)"))
+    print(
+        f"throughput vs the bare handler: {paging.rate / baseline.rate:.2f}x paging every "
+        f"incident, {intake_only.rate / baseline.rate:.2f}x with no policy"
+    )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from bot.adapters.runbooks import load_runbooks
@@ -11,11 +12,24 @@ from bot.core.runbook import Runbook, pick_runbook
 
 log = logging.getLogger(__name__)
 
+# How often the folder is looked at for changes: intake asks on every new incident, and
+# listing the folder each time was a measurable share of a webhook's cost.
+RESCAN_S = 2.0
+
 
 class RunbookLibrary:
-    def __init__(self, directory: Path | None) -> None:
+    def __init__(
+        self,
+        directory: Path | None,
+        *,
+        rescan_s: float = RESCAN_S,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.directory = directory
+        self.rescan_s = rescan_s
+        self.monotonic = monotonic
         self._signature: tuple[tuple[str, float, int], ...] | None = None
+        self._checked_at: float | None = None
         self._runbooks: list[Runbook] = []
 
     def _current_signature(self) -> tuple[tuple[str, float, int], ...]:
@@ -31,6 +45,10 @@ class RunbookLibrary:
         return tuple(entries)
 
     def all(self) -> list[Runbook]:
+        now = self.monotonic()
+        if self._checked_at is not None and now - self._checked_at < self.rescan_s:
+            return list(self._runbooks)
+        self._checked_at = now
         signature = self._current_signature()
         if signature != self._signature:
             self._signature = signature

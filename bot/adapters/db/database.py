@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.adapters.db.writer_lock import WriterLock
+
 SQLITE_BUSY_TIMEOUT_MS = 5000
 T = TypeVar("T")
 
@@ -77,7 +79,7 @@ class Database:
             )
             event.listen(self.sync_engine, "connect", _sqlite_pragmas)
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
-        self._writer = asyncio.Lock()
+        self._writer = WriterLock()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -116,7 +118,7 @@ class Database:
         if self.sync_engine is None:
             return [await self._run_async(work) for work in works]
         engine = self.sync_engine
-        async with self._writer:
+        async with self._writer.hold(urgent=True):
             loop = asyncio.get_running_loop()
             try:
                 return await loop.run_in_executor(self._thread, _run_batch, engine, works)
@@ -141,7 +143,7 @@ class Database:
         if self.is_postgres:
             yield
         else:
-            async with self._writer:
+            async with self._writer.hold():
                 yield
 
     async def ping(self) -> bool:
