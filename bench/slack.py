@@ -122,7 +122,7 @@ async def main(n: int, database_url: str | None, postgres: bool) -> int:
             deps = SlackDeps(
                 db=db, config=cfg, clock=clock, identity=Identity(client), metrics=SlackMetrics()
             )
-            sender = OutboxSender(deps, client, preparers={}, poll_interval=0.5)
+            sender = OutboxSender(deps, client, poll_interval=0.5)
 
             def wake_sender() -> None:  # called right after an ownership commit
                 committed.append(time.perf_counter())
