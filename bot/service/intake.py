@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.adapters.db.clock import from_db
 from bot.adapters.db.database import Database
 from bot.adapters.db.group_commit import GroupCommitter
+from bot.adapters.db.prepared import StatementRunner
 from bot.clock import Clock
 from bot.config import Config
 from bot.core.grouping import KnownAlert, Notification, plan_delivery
@@ -94,24 +95,24 @@ class IntakeService:
 def apply_delivery(
     conn: Connection, *, notification: Notification, context: IntakeContext, now: datetime
 ) -> IntakeResult:
-    sql = statements(context.lock_rows)
-    group = conn.execute(
-        sql["group_incidents"],
+    db = StatementRunner(conn, statements(context.lock_rows))
+    group = db.rows(
+        "group_incidents",
         {"receiver": notification.receiver, "group_key": notification.group_key},
-    ).all()
+    )
     incident = next((row for row in group if row.open_key is not None), None)
     if incident is None:
-        resolved = resolved_alert_keys(conn, sql, notification, [row.id for row in group])
+        resolved = resolved_alert_keys(db, notification, [row.id for row in group])
         plan = plan_delivery(notification, None, resolved_elsewhere=resolved)
     else:
         known = [
             KnownAlert(r.fingerprint, from_db(r.starts_at), r.status)
-            for r in alerts_of(conn, sql, incident.id)
+            for r in alerts_of(db, incident.id)
         ]
         plan = plan_delivery(notification, known, open_truncated=incident.truncated_alerts)
     if not plan.changes_anything:
         return IntakeResult([incident.id] if incident is not None else [])
-    writer = IncidentWriter(conn, sql, notification, now)
+    writer = IncidentWriter(db, notification, now)
     if incident is None:
         incident_id = writer.open(context.config, context.runbook_for, plan)
     else:

@@ -7,9 +7,10 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Executable, bindparam, insert, select, update
+from sqlalchemy import Executable, bindparam, insert, select, update
 
 from bot.adapters.db.clock import from_db
+from bot.adapters.db.prepared import StatementRunner
 from bot.adapters.db.tables import ALERTS, EVENTS, INCIDENTS, OUTBOX
 from bot.config import Config
 from bot.core.actors import ALERTMANAGER
@@ -63,28 +64,25 @@ def statements(lock_rows: bool) -> Statements:
     }
 
 
-def alerts_of(conn: Connection, sql: Statements, incident_id: int) -> list[Any]:
-    return list(conn.execute(sql["alerts_of"], {"incident_id": incident_id}).all())
+def alerts_of(db: StatementRunner, incident_id: int) -> list[Any]:
+    return db.rows("alerts_of", {"incident_id": incident_id})
 
 
 def resolved_alert_keys(
-    conn: Connection, sql: Statements, notification: Notification, incident_ids: list[int]
+    db: StatementRunner, notification: Notification, incident_ids: list[int]
 ) -> set[AlertKey]:
     fingerprints = [a.fingerprint for a in notification.alerts if a.status == "firing"]
     if not fingerprints or not incident_ids:
         return set()
     params = {"incident_ids": incident_ids, "fingerprints": fingerprints}
-    return {(fp, from_db(starts)) for fp, starts in conn.execute(sql["resolved_keys"], params)}
+    return {(r.fingerprint, from_db(r.starts_at)) for r in db.rows("resolved_keys", params)}
 
 
 class IncidentWriter:
     """Collects one delivery's rows and writes them with as few statements as possible."""
 
-    def __init__(
-        self, conn: Connection, sql: Statements, notification: Notification, now: datetime
-    ) -> None:
-        self.conn = conn
-        self.sql = sql
+    def __init__(self, db: StatementRunner, notification: Notification, now: datetime) -> None:
+        self.db = db
         self.notification = notification
         self.now = now
         self.incident_id = 0
@@ -102,8 +100,8 @@ class IncidentWriter:
         policy = config.policies.get(route.policy) if route and route.policy else None
         channel = (route.channel if route else None) or config.slack_channel
         self.channel = channel
-        inserted = self.conn.execute(
-            self.sql["insert_incident"],
+        self.incident_id = self.db.insert_id(
+            "insert_incident",
             {
                 "receiver": n.receiver,
                 "group_key": n.group_key,
@@ -129,9 +127,6 @@ class IncidentWriter:
             },
         )
         self.opened = True
-        key = inserted.inserted_primary_key
-        assert key is not None
-        self.incident_id = int(key[0])
         detail = f"opened from Alertmanager group {n.group_key}"
         if policy is None:
             detail += " (no route or policy matched: nobody will be paged)"
@@ -142,7 +137,7 @@ class IncidentWriter:
     def apply(self, plan: IntakePlan) -> None:
         if plan.new_alerts:
             rows = [self._alert_row(a) for a in plan.new_alerts]
-            self.conn.execute(self.sql["insert_alerts"], rows)
+            self.db.run("insert_alerts", rows)
             for alert in plan.new_alerts:
                 self._alert_event(alert)
         if plan.changed_alerts:
@@ -155,22 +150,19 @@ class IncidentWriter:
 
     def _update_alerts(self, changed: list[AlertIn]) -> None:
         rows = {
-            (r.fingerprint, from_db(r.starts_at)): r
-            for r in alerts_of(self.conn, self.sql, self.incident_id)
+            (r.fingerprint, from_db(r.starts_at)): r for r in alerts_of(self.db, self.incident_id)
         }
         for alert in changed:
             row = rows[alert.key]
-            self.conn.execute(
-                self.sql["update_alert"],
+            self.db.run(
+                "update_alert",
                 {"b_alert": row.id, "status": alert.status, "ends_at": alert.ends_at},
             )
             reopened = row.status == "resolved" and alert.status == "firing"
             self._alert_event(alert, reopened=reopened)
 
     def _resolve(self) -> None:
-        self.conn.execute(
-            self.sql["resolve_alerts"], {"b_incident": self.incident_id, "now": self.now}
-        )
+        self.db.run("resolve_alerts", {"b_incident": self.incident_id, "now": self.now})
         self.changes.update(
             status="resolved", resolved_at=self.now, open_key=None, next_due_at=None
         )
@@ -247,11 +239,11 @@ class IncidentWriter:
             self.version += max(1, len(self.events))
             key = f"update:{self.incident_id}:{self.version}"
             self.outbox("incident_update", key, self.channel)
-        self.conn.execute(self.sql["insert_events"], self.events)
-        self.conn.execute(self.sql["insert_outbox"], self.outbox_rows)
+        self.db.run("insert_events", self.events)
+        self.db.run("insert_outbox", self.outbox_rows)
         if self.opened and not self.changes:
             return  # inserted with its final version
-        self.conn.execute(
-            self.sql["update_incident"],
+        self.db.run(
+            "update_incident",
             {"b_incident": self.incident_id, "version": self.version, **self.changes},
         )
