@@ -105,7 +105,7 @@ class IncidentApi:
             request,
             token,
             "note",
-            counted=True,
+            counted=False,  # a note never changes ownership or state
             detail=text,
             status=201,
             thread=f"Note from {token.name} ({token.actor.kind.value}): {text}",
@@ -169,7 +169,7 @@ class IncidentApi:
                 )
             )
         body: dict[str, Any] = {"incident": incident_id, "event": event_type, "counted": counted}
-        if not counted:
+        if status >= 400:
             body["error"] = detail
         return web.json_response(body, status=status)
 

@@ -62,7 +62,7 @@ def alert_json(alert: Alert) -> dict[str, Any]:
 
 
 def event_json(event: Event) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "at": iso(event.at),
         "type": event.type,
         "actor": {"kind": event.actor_kind, "id": event.actor_id, "name": event.actor_name},
@@ -70,3 +70,6 @@ def event_json(event: Event) -> dict[str, Any]:
         "detail": event.detail,
         "data": event.data,
     }
+    # the event's own facts also at the top level, as the contract shows them
+    # (a `notified` event carries "step", "loop" and "target")
+    return {**{k: v for k, v in event.data.items() if k not in body}, **body}

@@ -239,6 +239,16 @@ def _step(
             error = grant_error(grant)
             if error is not None:
                 problems.append(Problem(path, offset + first + 1, error))
+    for i in body:
+        if _REQUIRES.match(lines[i]):
+            problems.append(
+                Problem(
+                    path,
+                    offset + i + 1,
+                    "'requires:' counts only as a step's first line; this one is read as text",
+                    "warning",
+                )
+            )
     while body and not lines[body[0]].strip():
         body.pop(0)
     while body and not lines[body[-1]].strip():

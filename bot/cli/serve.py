@@ -70,7 +70,8 @@ async def _serve(settings: Settings, config: Config, host: str, port: int) -> No
     )
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
-    log.info("listening on http://%s:%s", host, port)
+    for address in runner.addresses:  # the real port, also when asked for port 0
+        log.info("listening on http://%s:%s", host, address[1])
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -5,7 +5,7 @@ incident message update), all inside the caller's transaction."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert
@@ -17,6 +17,7 @@ from bot.adapters.db.tables import Event, Incident, Outbox
 from bot.config import Config
 from bot.core import escalation as core
 from bot.core.actors import TIMER, Actor
+from bot.core.durations import format_duration
 from bot.incident_events import event_values
 from bot.service.targets import DbOverrides, Reach, Recipient, resolve_step
 
@@ -60,7 +61,7 @@ class PageWriter:
         incident = self.incident
         owner_name, owner_id = incident.owner_name, incident.owner_slack_id
         acked_at = from_db(incident.acked_at) if incident.acked_at else None
-        held = f" for {_span(self.now - acked_at)}" if acked_at else ""
+        held = f" for {format_duration(self.now - acked_at)}" if acked_at else ""
         if self._round is None:
             self._round = await self._count_restarts()  # before this one is added
         self._round += 1
@@ -311,11 +312,3 @@ def _reason(recipient: Recipient, firing: core.Firing, policy: str) -> str:
     else:
         why = "a channel in the policy"
     return f"paged {recipient.name}: {why}, {_where(firing)} of policy {policy or 'default'}"
-
-
-def _span(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes < 60:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if minutes else f"{hours}h"

@@ -240,7 +240,8 @@ def _remember(deps: Any, name: str, value: object) -> None:
 
 async def prepare(deps: CheckDeps, row: Outbox) -> Message | None:
     """For an outbox row of kind `runbook_check`: the thread message to post (None when
-    the incident has no runbook), after recording one `runbook_gap` event per gap."""
+    the incident has no runbook or is resolved by now), after recording one `runbook_gap`
+    event per gap."""
     payload = row.payload or {}
     person = str(payload.get("person") or "")
     slack_id = payload.get("slack_id")
@@ -252,8 +253,8 @@ async def prepare(deps: CheckDeps, row: Outbox) -> Message | None:
     async with deps.db.transaction() as session:
         incident = await session.get(Incident, row.incident_id)
         overrides = await active_overrides(session, now) if incident is not None else {}
-    if incident is None:
-        return None
+    if incident is None or incident.status == "resolved":
+        return None  # nobody needs to run the runbook any more
     runbook = library.get(incident.runbook_id) or library.find(incident.labels)
     if runbook is None:
         return None

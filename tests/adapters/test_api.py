@@ -69,6 +69,7 @@ async def test_notes_are_events_and_never_change_ownership(database_url: str) ->
         [note] = [e for e in detail["events"] if e["type"] == "note"]
         assert note["detail"] == "Acknowledged, I am on it"
         assert note["actor"]["kind"] == "agent"
+        assert note["counted"] is False
         assert detail["status"] == "triggered" and detail["owner"] is None
 
 

@@ -324,3 +324,26 @@ async def test_alert_changes_are_told_in_the_thread(database_url: str) -> None:
             ("incident_update", None, None),
         ]
         assert len({r.dedup_key for r in rows}) == len(rows)
+
+
+async def test_locked_sqlite_answers_503_and_keeps_nothing(sqlite_url: str) -> None:
+    """Another process holding the write lock past the busy timeout: Alertmanager retries."""
+    import sqlite3
+
+    holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        async with running_app(sqlite_url) as (client, nightshift):
+            await nightshift.engine.stop()
+            await nightshift.slack.stop()
+            holder.execute("BEGIN EXCLUSIVE")
+            resp = await client.post(
+                "/alerts/alertmanager", data=body("firing-single"), headers=AUTH
+            )
+            assert resp.status == 503
+            assert resp.headers["Retry-After"]
+            assert "database" in (await resp.json())["error"]
+            holder.execute("ROLLBACK")
+            status, answer = await post(client, "firing-single")
+            assert status == 200 and len(answer["incidents"]) == 1
+    finally:
+        holder.close()

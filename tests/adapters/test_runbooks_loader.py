@@ -112,6 +112,13 @@ def fm(body: str, front: str = "id: x\ntitle: X\nmatch: {alertname: A}\n") -> st
         ),
         (fm("## a\nrequires:\n"), ["rb.md:7: warning: 'requires:' lists no grants"]),
         (
+            fm("## a\nRun it.\nrequires: deploy:app:rollback\n"),
+            [
+                "rb.md:8: warning: 'requires:' counts only as a step's first line; "
+                "this one is read as text"
+            ],
+        ),
+        (
             fm("## a\nrequires: x:y:z\n\nline one\n{{ runbook_url }}\n{{ labels.ok }}\n"),
             ["rb.md:10: unknown template variable 'runbook_url' (use labels.* or annotations.*)"],
         ),

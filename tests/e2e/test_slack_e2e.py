@@ -90,8 +90,12 @@ async def test_alert_to_owned_incident_through_serve(
         incident_id = int(ack_button["value"])
         ts = next(ts for (channel, ts) in slack.messages if channel == "C0CHECKOUT")
 
-        # step 1 pages whoever is on call by DM
+        # step 1 pages whoever is on call by DM, one `notified` event per target
         await slack.wait_for("conversations.open", timeout=10)
+        paged = await incident(bot, incident_id)
+        [notified] = [e for e in paged["events"] if e["type"] == "notified"]
+        assert (notified["step"], notified["loop"]) == (1, 0)
+        assert notified["target"] in ("alice", "bob")
 
         # another app's bot says "Acknowledged" in the thread: not counted, said out loud
         bot_message = event_callback(

@@ -236,3 +236,18 @@ async def test_an_acknowledger_the_config_does_not_name_is_unverified(
     assert "could not verify (Zed Stranger is not one of the people in the config)" in traces
     assert rollback.startswith(":grey_question:")
     assert "<@U0CAROL001>" in rollback  # who can is still known
+
+
+async def test_no_check_once_the_incident_is_resolved(database: Database, tmp_path: Path) -> None:
+    """A page queued before the incident resolved: nobody needs the runbook any more."""
+    config = make_config(tmp_path, "{provider: file, file: directory.yaml}")
+    incident_id = await open_incident(database, config)
+    async with database.transaction() as session:
+        incident = await session.get(Incident, incident_id)
+        assert incident is not None
+        incident.status = "resolved"
+        incident.open_key = None
+        session.add(incident)
+    row = check_row(incident_id, "bob", "U0BOB00001")
+    assert await prepare(Deps(database, config), row) is None
+    assert await gap_events(database, incident_id) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -19,6 +20,9 @@ from bot.adapters.db.writer_lock import WriterLock
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 T = TypeVar("T")
+# Errors that mean "the database cannot take the work now" (locked, gone, disk full), from
+# SQLAlchemy or, on the prepared fast path, straight from sqlite3: callers answer 503.
+UNAVAILABLE = (OperationalError, sqlite3.OperationalError)
 
 
 class DatabaseUnavailable(Exception):
@@ -122,7 +126,7 @@ class Database:
             loop = asyncio.get_running_loop()
             try:
                 return await loop.run_in_executor(self._thread, _run_batch, engine, works)
-            except (OperationalError, OSError) as exc:
+            except (*UNAVAILABLE, OSError) as exc:
                 raise DatabaseUnavailable(str(exc)) from exc
 
     async def _run_async(self, work: Callable[[Connection], T]) -> T | BaseException:
@@ -165,7 +169,7 @@ def _run_batch(engine: Engine, works: list[Callable[[Connection], T]]) -> list[T
     try:
         with engine.begin() as conn:
             return [work(conn) for work in works]
-    except OperationalError:
+    except UNAVAILABLE:
         raise
     except Exception:
         if len(works) == 1:
@@ -177,7 +181,7 @@ def _run_alone(engine: Engine, work: Callable[[Connection], T]) -> T | BaseExcep
     try:
         with engine.begin() as conn:
             return work(conn)
-    except OperationalError:
+    except UNAVAILABLE:
         raise
     except Exception as exc:
         return exc
