@@ -103,7 +103,11 @@ def apply_delivery(
     incident = next((row for row in group if row.open_key is not None), None)
     if incident is None:
         resolved = resolved_alert_keys(db, notification, [row.id for row in group])
-        plan = plan_delivery(notification, None, resolved_elsewhere=resolved)
+        plan = plan_delivery(notification, None, resolved_elsewhere=resolved.keys())
+        if not plan.changes_anything:
+            # a late or repeated delivery for an incident already resolved: name it
+            seen = {resolved[a.key] for a in notification.alerts if a.key in resolved}
+            return IntakeResult([max(seen)] if seen else [])
     else:
         known = [
             KnownAlert(r.fingerprint, from_db(r.starts_at), r.status)

@@ -48,7 +48,9 @@ def statements(lock_rows: bool) -> Statements:
         "alerts_of": select(
             ALERTS.c.id, ALERTS.c.fingerprint, ALERTS.c.starts_at, ALERTS.c.status
         ).where(ALERTS.c.incident_id == bindparam("incident_id")),
-        "resolved_keys": select(ALERTS.c.fingerprint, ALERTS.c.starts_at).where(
+        "resolved_keys": select(
+            ALERTS.c.fingerprint, ALERTS.c.starts_at, ALERTS.c.incident_id
+        ).where(
             ALERTS.c.incident_id.in_(bindparam("incident_ids", expanding=True)),
             ALERTS.c.fingerprint.in_(bindparam("fingerprints", expanding=True)),
         ),
@@ -70,12 +72,16 @@ def alerts_of(db: StatementRunner, incident_id: int) -> list[Any]:
 
 def resolved_alert_keys(
     db: StatementRunner, notification: Notification, incident_ids: list[int]
-) -> set[AlertKey]:
-    fingerprints = [a.fingerprint for a in notification.alerts if a.status == "firing"]
+) -> dict[AlertKey, int]:
+    """The delivery's alerts already seen in the group's resolved incidents -> incident id."""
+    fingerprints = sorted({a.fingerprint for a in notification.alerts})
     if not fingerprints or not incident_ids:
-        return set()
+        return {}
     params = {"incident_ids": incident_ids, "fingerprints": fingerprints}
-    return {(r.fingerprint, from_db(r.starts_at)) for r in db.rows("resolved_keys", params)}
+    return {
+        (r.fingerprint, from_db(r.starts_at)): r.incident_id
+        for r in db.rows("resolved_keys", params)
+    }
 
 
 class IncidentWriter:

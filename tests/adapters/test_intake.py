@@ -58,6 +58,7 @@ async def test_firing_then_resolved_single(database_url: str) -> None:
 
         status, second = await post(client, "resolved-single")
         assert status == 200 and second == first
+        assert await post(client, "resolved-single") == (200, first)  # redelivered
         [incident] = await incidents(client)
         assert incident["status"] == "resolved"
         assert incident["resolved_at"] is not None
@@ -106,9 +107,10 @@ async def test_new_firing_after_resolution_opens_new_incident(database_url: str)
     async with running_app(database_url) as (client, _):
         _, first = await post(client, "firing-single")
         await post(client, "resolved-single")
-        # a late retry of the old firing body must not reopen anything
+        # a late retry of the old firing body must not reopen anything; it names the incident
         _, late = await post(client, "firing-single")
-        assert late == {"incidents": []}
+        assert late == first
+        assert len(await incidents(client)) == 1
         refired = json.loads(body("firing-single"))
         refired["alerts"][0]["startsAt"] = "2026-11-22T03:00:00Z"
         resp = await client.post("/alerts/alertmanager", json=refired, headers=AUTH)
