@@ -4,7 +4,6 @@ state, its events and its outbox rows in ONE transaction. No Slack call in here.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -14,23 +13,12 @@ from bot.adapters.db.database import Database
 from bot.adapters.db.tables import Incident
 from bot.config import Config
 from bot.core import incident as core
-from bot.core.ack import Refusal, UserFacts, Verdict, judge_person
-from bot.core.actors import Actor
+from bot.core.ack import UserFacts, Verdict, judge_person
 from bot.core.escalation import policy_from_snapshot
 from bot.incident_events import add_event
 from bot.service.outbox_rows import enqueue, enqueue_thread, enqueue_update, load_for_update
+from bot.service.refusals import Outcome, blocked, refused
 from bot.service.responders import responders
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What happened, for the person's ephemeral answer."""
-
-    result: str  # counted | refused | noop | not_found
-    message: str
-    incident_id: int | None = None
-    actor: Actor | None = None
-    refusal: str | None = None
 
 
 def _ownership(incident: Incident) -> core.Ownership:
@@ -51,6 +39,27 @@ async def _verdict(
     return judge_person(user_id, facts, allow_guests=config.ack.allow_guests, responders=people)
 
 
+async def _judged(
+    session: AsyncSession,
+    db: Database,
+    config: Config,
+    incident_id: int,
+    user_id: str,
+    facts: UserFacts | None,
+    via: str,
+    now: datetime,
+    what: str,
+) -> tuple[Incident, Verdict] | Outcome:
+    """The locked incident and a counted verdict, or the answer when there is none."""
+    incident = await load_for_update(session, db, incident_id)
+    if incident is None:
+        return Outcome("not_found", f"There is no incident #{incident_id}.")
+    verdict = await _verdict(session, config, incident, user_id, facts, now)
+    if not verdict.counted:
+        return await refused(session, incident, verdict, via, now, what)
+    return incident, verdict
+
+
 async def acknowledge(
     db: Database,
     config: Config,
@@ -61,19 +70,19 @@ async def acknowledge(
     now: datetime,
 ) -> Outcome:
     async with db.transaction() as session:
-        incident = await load_for_update(session, db, incident_id)
-        if incident is None:
-            return Outcome("not_found", f"There is no incident #{incident_id}.")
-        verdict = await _verdict(session, config, incident, user_id, facts, now)
-        if not verdict.counted:
-            return await _refused(session, incident, verdict, via, now, "acknowledge")
+        judged = await _judged(
+            session, db, config, incident_id, user_id, facts, via, now, "acknowledge"
+        )
+        if isinstance(judged, Outcome):
+            return judged
+        incident, verdict = judged
         snapshot = incident.policy_snapshot
         timeout = policy_from_snapshot(snapshot).ack_timeout if snapshot else None
         decision = core.decide_ack(
             _ownership(incident), user_id, verdict.actor.name, via, now, timeout
         )
         if isinstance(decision, core.Refused):
-            return await _blocked(session, incident, verdict, decision, via, now, "acknowledge")
+            return await blocked(session, incident, verdict, decision, via, now, "acknowledge")
         incident.status = core.ACKNOWLEDGED
         incident.owner_slack_id = decision.owner_slack_id
         incident.owner_name = decision.owner_name
@@ -173,15 +182,15 @@ async def resolve(
     now: datetime,
 ) -> Outcome:
     async with db.transaction() as session:
-        incident = await load_for_update(session, db, incident_id)
-        if incident is None:
-            return Outcome("not_found", f"There is no incident #{incident_id}.")
-        verdict = await _verdict(session, config, incident, user_id, facts, now)
-        if not verdict.counted:
-            return await _refused(session, incident, verdict, via, now, "resolve")
+        judged = await _judged(
+            session, db, config, incident_id, user_id, facts, via, now, "resolve"
+        )
+        if isinstance(judged, Outcome):
+            return judged
+        incident, verdict = judged
         decision = core.decide_resolve(_ownership(incident), now)
         if isinstance(decision, core.Refused):
-            return await _blocked(session, incident, verdict, decision, via, now, "resolve")
+            return await blocked(session, incident, verdict, decision, via, now, "resolve")
         incident.status = core.RESOLVED
         incident.resolved_at = to_db(decision.resolved_at)
         incident.next_due_at = None
@@ -204,118 +213,3 @@ async def resolve(
         return Outcome(
             "counted", f"Incident #{incident_id} is resolved.", incident_id, verdict.actor
         )
-
-
-async def _record_refusal(
-    session: AsyncSession,
-    incident: Incident,
-    actor: Actor,
-    *,
-    reason: str,
-    code: str,
-    verified: bool,
-    via: str,
-    now: datetime,
-    what: str,
-) -> None:
-    """An `ack_refused` event, on the record and told in the thread."""
-    event = add_event(
-        session,
-        incident,
-        "ack_refused",
-        actor,
-        counted=False,
-        now=now,
-        detail=f"{what} via {via} refused: {reason}",
-        data={"reason": code, "via": via, "action": what, "verified": verified},
-    )
-    await session.flush()
-    enqueue_thread(
-        session,
-        incident,
-        event,
-        "ack_refused",
-        now,
-        user=actor.id,
-        kind=actor.kind.value,
-        reason=reason,
-        via=via,
-        action=what,
-        at=iso(now),
-    )
-
-
-async def _refused(
-    session: AsyncSession,
-    incident: Incident,
-    verdict: Verdict,
-    via: str,
-    now: datetime,
-    what: str,
-) -> Outcome:
-    assert verdict.refusal is not None
-    await _record_refusal(
-        session,
-        incident,
-        verdict.actor,
-        reason=verdict.reason,
-        code=verdict.refusal.value,
-        verified=verdict.refusal is not Refusal.UNVERIFIED,
-        via=via,
-        now=now,
-        what=what,
-    )
-    return Outcome(
-        "refused",
-        f"Not counted: {verdict.reason}. Incident #{incident.id} is {_state_words(incident)}.",
-        incident.id,
-        verdict.actor,
-        verdict.refusal.value,
-    )
-
-
-async def _blocked(
-    session: AsyncSession,
-    incident: Incident,
-    verdict: Verdict,
-    decision: core.Refused,
-    via: str,
-    now: datetime,
-    what: str,
-) -> Outcome:
-    """A person asked for something the incident's state does not allow."""
-    if decision.code is core.Blocked.OWNED_BY_OTHER:
-        # somebody tried to take an owned incident: a refused attempt, on the record
-        await _record_refusal(
-            session,
-            incident,
-            verdict.actor,
-            reason=decision.message,
-            code=decision.code.value,
-            verified=True,
-            via=via,
-            now=now,
-            what=what,
-        )
-        return Outcome(
-            "refused",
-            f"Incident #{incident.id}: {decision.message}.",
-            incident.id,
-            verdict.actor,
-            decision.code.value,
-        )
-    return Outcome(
-        "noop",
-        f"Incident #{incident.id}: {decision.message}.",
-        incident.id,
-        verdict.actor,
-        decision.code.value,
-    )
-
-
-def _state_words(incident: Incident) -> str:
-    if incident.status == core.RESOLVED:
-        return "resolved"
-    if incident.owner_slack_id:
-        return f"owned by <@{incident.owner_slack_id}>"
-    return "still UNOWNED and escalating"

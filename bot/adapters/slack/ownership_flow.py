@@ -8,7 +8,7 @@ import logging
 from bot.adapters.db.database import DatabaseUnavailable
 from bot.adapters.slack.deps import SlackDeps
 from bot.service import ownership
-from bot.service.ownership import Outcome
+from bot.service.refusals import Outcome
 
 log = logging.getLogger(__name__)
 
