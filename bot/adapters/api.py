@@ -11,12 +11,12 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.adapters.api_tokens import ApiToken, find_token
-from bot.adapters.db.clock import to_db
 from bot.adapters.db.database import Database, DatabaseUnavailable
-from bot.adapters.db.tables import Alert, Event, Incident, Outbox
+from bot.adapters.db.tables import Alert, Event, Incident
 from bot.adapters.incident_json import incident_json
 from bot.clock import Clock
 from bot.incident_events import add_event
+from bot.service.outbox_rows import enqueue_thread
 
 STATUS_FILTERS = ("triggered", "acknowledged", "resolved", "open")
 MAX_NOTE = 4000
@@ -157,17 +157,7 @@ class IncidentApi:
                 detail=detail,
             )
             await session.flush()
-            session.add(
-                Outbox(
-                    incident_id=incident_id,
-                    dedup_key=f"thread:{incident_id}:event:{event.id}",
-                    kind="thread",
-                    channel=incident.channel,
-                    payload={"template": "text", "text": thread},
-                    not_before=to_db(now),
-                    created_at=to_db(now),
-                )
-            )
+            enqueue_thread(session, incident, event, "text", now, text=thread)
         body: dict[str, Any] = {"incident": incident_id, "event": event_type, "counted": counted}
         if status >= 400:
             body["error"] = detail

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.adapters.db.clock import to_db
 from bot.adapters.db.database import DatabaseUnavailable
-from bot.adapters.db.tables import Incident, Outbox
+from bot.adapters.db.tables import Incident
 from bot.core.actors import Actor
 from bot.incident_events import add_event
+from bot.service.outbox_rows import enqueue
 from bot.service.runbook_check import CheckDeps
 
 
@@ -43,24 +43,16 @@ async def page_person(deps: CheckDeps, incident_id: int, person: str, actor: Act
                 f"{actor.name} asked for you on #{incident_id}: you can do a runbook step "
                 "the people paged so far cannot"
             )
-            session.add(
-                Outbox(
-                    incident_id=incident_id,
-                    # one page per person per minute, however often the button is pressed
-                    dedup_key=f"page:{incident_id}:runbook:{person}:{minute}",
-                    kind="dm",
-                    channel=config_person.slack,
-                    payload={
-                        "template": "page",
-                        "step": step,
-                        "loop": loop,
-                        "target": person,
-                        "reason": reason,
-                    },
-                    not_before=to_db(now),
-                    created_at=to_db(now),
-                )
-            )
+            # one page per person per minute, however often the button is pressed
+            key = f"page:{incident_id}:runbook:{person}:{minute}"
+            payload = {
+                "template": "page",
+                "step": step,
+                "loop": loop,
+                "target": person,
+                "reason": reason,
+            }
+            enqueue(session, incident, "dm", key, payload, now, channel=config_person.slack)
             add_event(
                 session,
                 incident,

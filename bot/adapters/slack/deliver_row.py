@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import update
 from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.adapters.db.clock import to_db
 from bot.adapters.db.tables import Incident, Outbox
@@ -129,10 +130,7 @@ class RowDelivery:
         where = row.channel or (incident.channel if incident else None) or "?"
         log.info("dry-run: outbox %s %s to %s: %s", row.id, row.kind, where, text)
         async with self.deps.db.transaction() as session:
-            fresh = await session.get(Outbox, row.id)
-            assert fresh is not None
-            fresh.status, fresh.sent_at, fresh.last_error = "sent", to_db(self.now), None
-            session.add(fresh)
+            await self._mark_sent(session)
             if incident is not None:
                 locked = await self._lock(session, incident.id)
                 if locked is not None:
@@ -151,14 +149,18 @@ class RowDelivery:
 
     # --- recording ------------------------------------------------------------------
 
+    async def _mark_sent(self, session: AsyncSession) -> Outbox:
+        fresh = await session.get(Outbox, self.row.id)
+        assert fresh is not None
+        fresh.status, fresh.sent_at, fresh.last_error = "sent", to_db(self.now), None
+        session.add(fresh)
+        return fresh
+
     async def _finish(self, incident: Incident | None, ts: str | None) -> None:
         row = self.row
         async with self.deps.db.transaction() as session:
-            fresh = await session.get(Outbox, row.id)
-            assert fresh is not None
-            fresh.status, fresh.sent_at, fresh.last_error = "sent", to_db(self.now), None
+            fresh = await self._mark_sent(session)
             fresh.slack_channel, fresh.slack_ts = self.slack_channel, ts
-            session.add(fresh)
             if row.kind == "incident_post" and incident is not None:
                 locked = await self._lock(session, incident.id)
                 if locked is not None and not locked.slack_ts:
