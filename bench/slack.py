@@ -129,7 +129,9 @@ async def main(n: int, database_url: str | None, postgres: bool) -> int:
                 sender.wake()
 
             deps.wake_sender = wake_sender
-            intake = IntakeService(db, cfg, clock, Metrics(), on_change=sender.wake)
+            intake = IntakeService(
+                db, cfg, clock, Metrics(), on_change=lambda r: sender.wake([r.channel])
+            )
             app = web.Application()
             app.add_routes(AlertmanagerWebhook(intake, Metrics(), [TOKEN]).routes())
             mount(

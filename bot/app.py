@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import UTC
 
 from aiohttp import web
@@ -20,7 +21,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.metrics import Metrics
 from bot.service.audit_job import schedule_audit_job
-from bot.service.intake import IntakeService
+from bot.service.intake import IntakeResult, IntakeService
 from bot.settings import Settings
 
 log = logging.getLogger("nightshift")
@@ -61,12 +62,13 @@ class Nightshift:
         )
         self.scheduler: AsyncIOScheduler | None = None
 
-    def _wake_sender(self) -> None:
-        self.slack.wake_sender()
+    def _wake_sender(self, channels: Collection[str | None]) -> None:
+        self.slack.wake_sender(channels)
 
-    def _on_intake_change(self) -> None:
-        self.engine.wake()
-        self.slack.wake_sender()
+    def _on_intake_change(self, result: IntakeResult) -> None:
+        if result.escalates:
+            self.engine.wake()
+        self.slack.wake_sender([result.channel])
 
     def build(self) -> web.Application:
         intake = IntakeService(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -41,7 +41,7 @@ class EscalationEngine:
         config: Config,
         clock: Clock,
         registry: CollectorRegistry | None = None,
-        on_outbox: Callable[[], None] = lambda: None,
+        on_outbox: Callable[[Collection[str | None]], None] = lambda _channels: None,
         *,
         batch: int = 100,
         idle_poll: float = 1.0,
@@ -166,7 +166,7 @@ class EscalationEngine:
             self.metrics.notifications.inc(item.notified)
             if item.ack_timed_out:
                 self.metrics.ack_timeouts.inc()
-        self.on_outbox()
+        self.on_outbox(frozenset().union(*(item.channels for item in advanced)))
 
     # --- scheduling -------------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ class Advanced:
     gaps: int
     notified: int
     ack_timed_out: bool
+    channels: frozenset[str | None] = frozenset()  # where its outbox rows go
 
 
 async def claim_due(
@@ -126,6 +127,7 @@ async def advance_incident(
         len(result.firings) - len(result.paged),
         writer.notified,
         result.ack_timed_out,
+        frozenset(row.get("channel") for row in writer.rows.outbox),
     )
 
 

@@ -39,6 +39,8 @@ class IntakeResult:
     opened: bool = False
     resolved: bool = False
     alert_changes: list[str] = field(default_factory=list)  # new status of each alert changed
+    channel: str | None = None  # where the incident's messages go
+    escalates: bool = False  # opened with a policy: its first step is due now
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class IntakeService:
         metrics: Metrics,
         *,
         runbook_for: RunbookFinder = lambda _labels: None,
-        on_change: Callable[[], None] = lambda: None,
+        on_change: Callable[[IntakeResult], None] = lambda _result: None,
     ) -> None:
         self.clock = clock
         self.metrics = metrics
@@ -76,7 +78,7 @@ class IntakeService:
             result = await self.committer.submit(partial(work, now=self.clock.now()))
         self._count(result)
         if result.changed:
-            self.on_change()
+            self.on_change(result)
         return result
 
     def _count(self, result: IntakeResult) -> None:
@@ -130,4 +132,6 @@ def apply_delivery(
         opened=plan.open_incident,
         resolved=plan.resolve_incident,
         alert_changes=[a.status for a in (*plan.new_alerts, *plan.changed_alerts)],
+        channel=writer.channel,
+        escalates=writer.escalates,
     )

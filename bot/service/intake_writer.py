@@ -98,6 +98,7 @@ class IncidentWriter:
         self.outbox_rows: list[dict[str, Any]] = []
         self.changes: dict[str, Any] = {}
         self.opened = False
+        self.escalates = False
 
     def open(self, config: Config, runbook_for: RunbookFinder, plan: IntakePlan) -> int:
         n = self.notification
@@ -106,6 +107,7 @@ class IncidentWriter:
         policy = config.policies.get(route.policy) if route and route.policy else None
         channel = (route.channel if route else None) or config.slack_channel
         self.channel = channel
+        self.escalates = policy is not None
         self.incident_id = self.db.insert_id(
             "insert_incident",
             {

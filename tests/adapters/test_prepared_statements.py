@@ -89,3 +89,9 @@ async def test_fast_and_core_paths_agree(sqlite_url: str) -> None:
     }
     assert stored[core_id] == stored[fast_id]
     assert [row[4] for row in stored[fast_id]] == ["", "marked"]
+    incidents = raw.execute(
+        "SELECT labels, annotations, policy_snapshot, opened_at, next_due_at FROM incidents"
+        " WHERE id IN (?, ?) ORDER BY id",
+        (core_id, fast_id),
+    ).fetchall()
+    assert incidents[0] == incidents[1] == ('{"a": "b"}', "{}", "{}", str(AT)[:-6], None)

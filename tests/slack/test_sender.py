@@ -217,6 +217,33 @@ async def test_about_one_message_per_second_per_channel(harness: Harness) -> Non
     assert texts == [str(i) for i in range(6)]
 
 
+async def test_a_backlog_in_one_channel_does_not_hold_up_another(harness: Harness) -> None:
+    # more rows waiting on one channel's pace than the sender reads at a time
+    for i in range(harness.sender.batch + 20):
+        await enqueue(harness, None, "channel", f"busy:{i}", {"text": f"busy {i}"})
+    assert await drain(harness) == 3  # the busy channel's burst
+    await enqueue(harness, None, "channel", "quiet:0", {"text": "quiet"}, channel="C0QUIET001")
+    assert await drain(harness, 0.1) == 1
+    posts = harness.slack.calls_to("chat.postMessage")
+    assert [p.args["channel"] for p in posts][-1] == "C0QUIET001"
+
+
+async def test_a_wake_for_channels_out_of_pace_is_dropped(harness: Harness) -> None:
+    for i in range(3):
+        await enqueue(harness, None, "channel", f"c:{i}", {"text": str(i)})
+    await drain(harness)
+    sender = harness.sender
+    sender._wake.clear()
+    sender.wake([CHANNEL])
+    assert not sender._wake.is_set()  # the drain loop comes back when the channel frees up
+    sender.wake([CHANNEL, "C0QUIET001"])
+    assert sender._wake.is_set()
+    harness.clock.advance(timedelta(seconds=1))
+    sender._wake.clear()
+    sender.wake([CHANNEL])
+    assert sender._wake.is_set()
+
+
 async def test_dm_page_has_an_acknowledge_button(harness: Harness) -> None:
     incident = await harness.incident()
     n = incident.id or 0
@@ -287,6 +314,12 @@ async def test_dry_run_renders_logs_and_records(
     assert len(posted) == 2 and all(e.data["dry_run"] for e in posted)
     assert "[UNOWNED]" in posted[0].detail
     assert any("dry-run" in r.message for r in caplog.records)
+    # a dry run keeps Slack's pace, so it shows what would be posted when
+    for i in range(4):
+        await enqueue(harness, n, "thread", f"t:{n}:{i}", {"template": "text", "text": str(i)})
+    assert await sender.drain_once(harness.clock.now()) == 1
+    harness.clock.advance(timedelta(seconds=1))
+    assert await sender.drain_once(harness.clock.now()) == 1
 
 
 async def test_a_send_interrupted_by_a_crash_is_checked_not_repeated(harness: Harness) -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from alembic.config import Config as AlembicConfig
-
 from alembic import command
+from alembic.config import Config as AlembicConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 

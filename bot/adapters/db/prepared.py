@@ -9,6 +9,8 @@ expanding IN lists, and every statement on other databases, go through Core as u
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -17,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Dialect, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.types import JSON, DateTime, TypeDecorator, TypeEngine
 
 Params = Mapping[str, Any]
 Processor = Callable[[Any], Any] | None
@@ -31,22 +34,52 @@ class _Prepared:
     columns: tuple[str, ...]  # selected column keys; empty for inserts and updates
     results: tuple[Processor, ...]
 
-    def bind(self, params: Params) -> tuple[Any, ...]:
-        values = {**self.constants, **params} if self.constants else params
-        return tuple(
-            proc(values[name]) if proc else values[name]
-            for name, proc in zip(self.names, self.processors, strict=True)
-        )
+    def __post_init__(self) -> None:
+        # itemgetter pulls every value in C; only the columns that need it are converted
+        getter = operator.itemgetter(*self.names) if self.names else (lambda _p: ())
+        one = len(self.names) == 1
+        object.__setattr__(self, "_get", (lambda p: (getter(p),)) if one else getter)
+        converting = tuple((i, p) for i, p in enumerate(self.processors) if p is not None)
+        object.__setattr__(self, "_converting", converting)
+
+    def bind(self, params: Params) -> list[Any]:
+        values = list(self._get({**self.constants, **params} if self.constants else params))  # type: ignore[attr-defined]
+        for index, convert in self._converting:  # type: ignore[attr-defined]
+            values[index] = convert(values[index])
+        return values
+
+
+def _bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Processor:
+    # dialect_impl: the SQLite flavour of each type (dates as text, JSON as text)
+    process = type_.dialect_impl(dialect).bind_processor(dialect)
+    if process is None:
+        return None
+    base = type_.impl_instance if isinstance(type_, TypeDecorator) else type_
+    if isinstance(base, DateTime):
+        # one delivery binds the same `now` half a dozen times, in different statements
+        key = (repr(type_), id(dialect))
+        if key not in _DATETIME_MEMOS:
+            _DATETIME_MEMOS[key] = functools.lru_cache(maxsize=64)(process)
+        return _DATETIME_MEMOS[key]
+    if isinstance(base, JSON):
+        return _empty_json_shortcut(process)
+    return process
+
+
+def _empty_json_shortcut(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Empty mappings (annotations, payloads, snapshots) are common: skip the encoder."""
+
+    def convert(value: Any) -> Any:
+        return "{}" if value == {} else process(value)
+
+    return convert
 
 
 def _prepare(statement: ClauseElement, dialect: Dialect, keys: tuple[str, ...]) -> _Prepared:
     compiled = statement.compile(dialect=dialect, column_keys=list(keys))
     assert isinstance(compiled, SQLCompiler)
     names = tuple(compiled.positiontup or ())
-    # dialect_impl: the SQLite flavour of each type (dates as text, JSON as text)
-    processors = tuple(
-        compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names
-    )
+    processors = tuple(_bind_processor(compiled.binds[name].type, dialect) for name in names)
     keys_out: tuple[str, ...] = ()
     results: tuple[Processor, ...] = ()
     columns = getattr(statement, "selected_columns", None)
@@ -64,6 +97,7 @@ class StatementRunner:
         self.conn = conn
         self.statements = statements
         self.fast = conn.dialect.name == "sqlite"
+        self._raw_cursor: Any = None
 
     def rows(self, name: str, params: Params) -> list[Any]:
         prepared = self._fast(name, params)
@@ -113,10 +147,13 @@ class StatementRunner:
         return prepared  # type: ignore[return-value]
 
     def _cursor(self) -> Any:
-        return self.conn.connection.cursor()
+        if self._raw_cursor is None:
+            self._raw_cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        return self._raw_cursor
 
 
 # (statement identity, parameter names) -> prepared form, or None where Core must run it.
 # The statements are built once per process (functools.cache), so identities are stable.
 _PREPARED: dict[tuple[int, tuple[str, ...]], _Prepared | None] = {}
 _NOT_YET = object()
+_DATETIME_MEMOS: dict[tuple[str, int], Processor] = {}

@@ -28,18 +28,22 @@ NEEDS_POST = ("incident_update", "runbook_check")
 
 
 class RowDelivery:
-    def __init__(self, sender: OutboxSender, row: Outbox, now: datetime, pace_key: str) -> None:
+    def __init__(self, sender: OutboxSender, row: Outbox, now: datetime) -> None:
         self.sender = sender
         self.deps = sender.deps
         self.row = row
         self.now = now
-        self.pace_key = pace_key
+        # the Slack channel (or DM user) the row is paced by; a reply into a thread
+        # carries the thread's channel in `channel` too
+        self.pace_channel = row.channel
         self.slack_channel: str | None = row.slack_channel
         self.covered = 0  # pending updates of the incident the rendered message includes
 
     async def deliver(self) -> str:
         """sent | dry_run | wait | paced | retry | failed | skipped"""
         row = self.row
+        if not self.sender.pacer.ready(self.pace_channel, self.now):
+            return "paced"  # before any database work: a busy channel has many such rows
         incident = await self.sender.load_incident(row.incident_id)
         if row.incident_id is not None and incident is None:
             return await self._give_up("its incident no longer exists")
@@ -50,7 +54,7 @@ class RowDelivery:
             if await self._post_pending(incident):
                 return "wait"
             return await self._give_up("the incident message was never posted")
-        if not self.sender.try_pace(self.pace_key, self.now):
+        if not self.sender.try_pace(self.pace_channel, self.now):
             return "paced"
         if not await self.sender.claim(row, self.now):
             return "skipped"
@@ -208,7 +212,7 @@ class RowDelivery:
         if failure.retry_after is not None:
             metrics.rate_limited.inc()
             wait = timedelta(seconds=failure.retry_after)
-            self.sender.pacer.hold(self.pace_key, self.now + wait)
+            self.sender.pacer.hold(self.pace_channel, self.now + wait)
         else:
             wait = self.sender.backoff(row.attempts)
         async with self.deps.db.transaction() as session:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -100,8 +100,8 @@ class SlackRuntime:
     def dry_run(self) -> bool:
         return self.client is None
 
-    def wake_sender(self) -> None:
-        self.sender.wake()
+    def wake_sender(self, channels: Collection[str | None] | None = None) -> None:
+        self.sender.wake(channels)
 
     def routes(self) -> list[web.RouteDef]:
         """`POST /slack/events` in HTTP mode; none in Socket Mode or dry-run."""

@@ -17,12 +17,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, update
 from sqlmodel import col, select
 
 from bot.adapters.db.clock import from_db, to_db
@@ -57,22 +57,40 @@ class Pacer:
     def __init__(self, interval: float, burst: int) -> None:
         self.interval = interval
         self.burst = burst
-        self._free_at: dict[str, datetime] = {}
+        self._free_at: dict[str | None, datetime] = {}
 
-    def ready(self, key: str, now: datetime) -> bool:
-        free = self._free_at.get(key)
-        return free is None or free <= now + timedelta(seconds=self.interval * (self.burst - 1))
+    def ready(self, channel: str | None, now: datetime) -> bool:
+        return self._wait(channel, now) <= 0
 
-    def take(self, key: str, now: datetime) -> None:
-        free = self._free_at.get(key)
+    def take(self, channel: str | None, now: datetime) -> None:
+        free = self._free_at.get(channel)
         start = now if free is None or free < now else free
-        self._free_at[key] = start + timedelta(seconds=self.interval)
+        self._free_at[channel] = start + timedelta(seconds=self.interval)
 
-    def hold(self, key: str, until: datetime) -> None:
+    def hold(self, channel: str | None, until: datetime) -> None:
         """After a 429 nothing goes to that channel before Retry-After has passed."""
         # ready again exactly at `until`, with no burst credit left
         held = until + timedelta(seconds=self.interval * (self.burst - 1))
-        self._free_at[key] = max(self._free_at.get(key, held), held)
+        self._free_at[channel] = max(self._free_at.get(channel, held), held)
+
+    def blocked(self, now: datetime) -> list[str | None]:
+        """Channels that must wait; forgets the ones whose credit is full again."""
+        spent = [c for c, free in self._free_at.items() if free <= now]
+        for channel in spent:
+            del self._free_at[channel]
+        return [c for c in self._free_at if self._wait(c, now) > 0]
+
+    def seconds_until_free(self, now: datetime) -> float | None:
+        """How long until the first blocked channel may send again (None: none blocked)."""
+        waits = [w for w in (self._wait(c, now) for c in self._free_at) if w > 0]
+        return min(waits) if waits else None
+
+    def _wait(self, channel: str | None, now: datetime) -> float:
+        free = self._free_at.get(channel)
+        if free is None:
+            return 0.0
+        burst_credit = timedelta(seconds=self.interval * (self.burst - 1))
+        return (free - burst_credit - now).total_seconds()
 
 
 class OutboxSender:
@@ -107,7 +125,14 @@ class OutboxSender:
 
     # --- driving --------------------------------------------------------------------
 
-    def wake(self) -> None:
+    def wake(self, channels: Collection[str | None] | None = None) -> None:
+        """Drain soon. `channels`, when known, are where the new rows go; if all of them
+        wait on their pace the wake is dropped, and the drain loop comes back when they
+        free up: an alert storm into one channel costs no database work per alert here."""
+        if channels is not None:
+            now = self.deps.clock.now()
+            if not any(self.pacer.ready(channel, now) for channel in channels):
+                return
         self._wake.set()
 
     async def run(self, stop_event: asyncio.Event) -> None:
@@ -127,8 +152,10 @@ class OutboxSender:
                 asyncio.ensure_future(self._wake.wait()),
                 asyncio.ensure_future(stop_event.wait()),
             }
+            paced = self.pacer.seconds_until_free(self.deps.clock.now())
+            timeout = self.poll_interval if paced is None else min(self.poll_interval, paced)
             _done, pending = await asyncio.wait(
-                waiters, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED
+                waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
             )
             for task in pending:
                 task.cancel()
@@ -136,12 +163,13 @@ class OutboxSender:
     async def drain_once(self, now: datetime | None = None) -> int:
         """Send what is due now; returns how many rows were delivered (or dry-run logged)."""
         now = now or self.deps.clock.now()
-        rows = await self._due(now)
-        groups: dict[str, list[Outbox]] = defaultdict(list)
-        for row in rows:
-            groups[self._pace_key(row)].append(row)
+        # channels go concurrently; within one, its rows' groups go one after another, so
+        # a channel out of pace credit stops at its first paced row, before database work
+        channels: dict[str | None, dict[str, list[Outbox]]] = defaultdict(lambda: defaultdict(list))
+        for row in await self._due(now):
+            channels[row.channel][self._order_key(row)].append(row)
         results = await asyncio.gather(
-            *(self._drain_group(key, group, now) for key, group in groups.items())
+            *(self._drain_channel(groups, now) for groups in channels.values())
         )
         return sum(results)
 
@@ -155,33 +183,44 @@ class OutboxSender:
     # --- one channel's rows, in order ------------------------------------------------
 
     async def _due(self, now: datetime) -> list[Outbox]:
-        async with self.deps.db.transaction() as session:
-            query = (
-                select(Outbox)
-                .where(
-                    col(Outbox.status).in_(("pending", "sending")),
-                    Outbox.not_before <= to_db(now),
-                )
-                .order_by(col(Outbox.id))
-                .limit(self.batch)
+        """Rows due now, leaving out channels that wait on their pace: a backlog in one
+        busy channel neither fills the batch nor delays the other channels."""
+        query = select(Outbox).where(
+            col(Outbox.status).in_(("pending", "sending")), Outbox.not_before <= to_db(now)
+        )
+        blocked = self.pacer.blocked(now)
+        named = [channel for channel in blocked if channel is not None]
+        if None in blocked:
+            query = query.where(col(Outbox.channel).is_not(None))
+        if named:
+            query = query.where(
+                or_(col(Outbox.channel).is_(None), col(Outbox.channel).not_in(named))
             )
+        async with self.deps.db.transaction() as session:
+            query = query.order_by(col(Outbox.id)).limit(self.batch)
             return list((await session.exec(query)).all())
 
-    def _pace_key(self, row: Outbox) -> str:
-        if row.kind == "dm":
-            return f"dm:{row.channel}"
-        if row.kind == "channel":
+    def _order_key(self, row: Outbox) -> str:
+        """Rows sharing a key go out in order, one after another."""
+        if row.kind in ("dm", "channel") or not row.incident_id:
             return f"ch:{row.channel}"
         # incident-bound rows go in incident order (the post before its updates/replies)
-        return f"incident:{row.incident_id}" if row.incident_id else f"ch:{row.channel}"
+        return f"incident:{row.incident_id}"
 
-    async def _drain_group(self, key: str, rows: list[Outbox], now: datetime) -> int:
+    async def _drain_channel(self, groups: dict[str, list[Outbox]], now: datetime) -> int:
+        sent = 0
+        for rows in groups.values():
+            sent += await self._drain_group(rows, now)
+            if not self.pacer.ready(rows[0].channel, now):
+                break
+        return sent
+
+    async def _drain_group(self, rows: list[Outbox], now: datetime) -> int:
         sent = 0
         # the incident message goes first, then its in-place update (the status people act
         # on), then the timeline replies
         for row in sorted(rows, key=lambda r: (ORDER.get(r.kind, 2), r.id or 0)):
-            channel_key = f"ch:{row.payload.get('reply_channel') or row.channel}"
-            outcome = await RowDelivery(self, row, now, channel_key).deliver()
+            outcome = await RowDelivery(self, row, now).deliver()
             if outcome in ("sent", "dry_run"):
                 sent += 1
             elif outcome in ("wait", "retry", "paced"):
@@ -213,13 +252,12 @@ class OutboxSender:
             row.status = "sending"
         return claimed
 
-    def try_pace(self, key: str, now: datetime) -> bool:
-        """Take a send slot for the channel now, or say it has to wait."""
-        if self.dry_run:
-            return True
-        if not self.pacer.ready(key, now):
+    def try_pace(self, channel: str | None, now: datetime) -> bool:
+        """Take a send slot for the channel now, or say it has to wait. Dry runs keep the
+        same pace, so they rehearse what Slack would show and when."""
+        if not self.pacer.ready(channel, now):
             return False
-        self.pacer.take(key, now)  # taken before any await: concurrent groups race for it
+        self.pacer.take(channel, now)  # taken before any await: concurrent groups race for it
         return True
 
     def backoff(self, attempts: int) -> timedelta:
