@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -143,38 +144,48 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="nightshift-bench-"))
-
-    bare_port = free_port()
-    bare_url = f"http://127.0.0.1:{bare_port}"
-    handler = [sys.executable, str(REPO / "bench" / "bare_handler.py")]
-    bare = start([*handler, str(workdir / "bare.db"), str(bare_port)], {}, bare_url)
-    try:
-        baseline = measure(bare_url, args.requests, args.concurrency, "bare")
-    finally:
-        bare.terminate()
-        bare.wait()
-
     # The shipped config pages someone for every new incident (escalation step 1, runbook
     # check, Slack messages rendered in dry-run): all of that runs in the same process.
     # A config whose routes name no policy shows the cost of intake and posting alone.
     no_paging = workdir / "no-paging.yaml"
     no_paging.write_text("slack: {channel: C0INCID001}\nroutes:\n  - {match: {}}\n")
-    paging = serve_and_measure(REPO / "nightshift.yaml", workdir / "paging.db", args)
-    intake_only = serve_and_measure(no_paging, workdir / "intake.db", args)
+    configs = {"no policy": no_paging, "paging": REPO / "nightshift.yaml"}
 
     print(
         f"intake benchmark: {args.requests} requests, {args.concurrency} connections, "
-        "distinct groups, SQLite WAL"
+        f"distinct groups, SQLite WAL; {args.rounds} rounds, each measuring the bare handler "
+        "and nightshift back to back (this machine's speed drifts, so ratios are per round)"
     )
-    print(baseline.line("bare aiohttp+sqlite3"))
-    print(paging.line("nightshift (paging)"))
-    print(intake_only.line("nightshift (no policy)"))
-    print(
-        f"throughput vs the bare handler: {paging.rate / baseline.rate:.2f}x paging every "
-        f"incident, {intake_only.rate / baseline.rate:.2f}x with no policy"
+    ratios: dict[str, list[float]] = {name: [] for name in configs}
+    for round_no in range(1, args.rounds + 1):
+        baseline = bare_measure(workdir / f"bare-{round_no}.db", args)
+        print(f"round {round_no}")
+        print("  " + baseline.line("bare aiohttp+sqlite3"))
+        for name, config in configs.items():
+            db = workdir / f"{name.replace(' ', '-')}-{round_no}.db"
+            result = serve_and_measure(config, db, args)
+            ratios[name].append(result.rate / baseline.rate)
+            print("  " + result.line(f"nightshift ({name})") + f"   {ratios[name][-1]:.2f}x")
+    summary = ", ".join(
+        f"{statistics.median(values):.2f}x {name} (range {min(values):.2f}-{max(values):.2f})"
+        for name, values in ratios.items()
     )
+    print(f"throughput vs the bare handler, median of rounds: {summary}")
+
+
+def bare_measure(db: Path, args: argparse.Namespace) -> LoadResult:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    handler = [sys.executable, str(REPO / "bench" / "bare_handler.py"), str(db), str(port)]
+    bare = start(handler, {}, url)
+    try:
+        return measure(url, args.requests, args.concurrency, db.stem)
+    finally:
+        bare.terminate()
+        bare.wait()
 
 
 if __name__ == "__main__":

@@ -143,13 +143,16 @@ async def test_route_is_not_part_of_the_key(database_url: str) -> None:
 
 
 BAD = [
-    ("not json", b"{nope", 400, "malformed JSON"),
-    ("array", b"[]", 400, "JSON object"),
-    ("wrong version", {"version": "3"}, 400, "version"),
-    ("missing groupKey", {"groupKey": None}, 400, "groupKey"),
-    ("missing alerts", {"alerts": None}, 400, "alerts"),
-    ("missing fingerprint", {"alerts.0.fingerprint": None}, 400, "fingerprint"),
-    ("bad status", {"status": "exploded"}, 400, "status"),
+    ("not json", b"{nope", "malformed_json", "malformed JSON"),
+    ("not utf-8", b"\xff\xfe", "malformed_json", "malformed JSON"),
+    ("empty", b"", "malformed_json", "malformed JSON"),
+    ("array", b"[]", "invalid_shape", "JSON object"),
+    ("null", b"null", "invalid_shape", "JSON object"),
+    ("wrong version", {"version": "3"}, "invalid_shape", "version"),
+    ("missing groupKey", {"groupKey": None}, "invalid_shape", "groupKey"),
+    ("missing alerts", {"alerts": None}, "invalid_shape", "alerts"),
+    ("missing fingerprint", {"alerts.0.fingerprint": None}, "invalid_shape", "fingerprint"),
+    ("bad status", {"status": "exploded"}, "invalid_shape", "status"),
 ]
 
 
@@ -167,16 +170,18 @@ def mutate(changes: dict[str, Any]) -> bytes:
     return json.dumps(data).encode()
 
 
-@pytest.mark.parametrize(("name", "change", "status", "needle"), BAD, ids=[b[0] for b in BAD])
+@pytest.mark.parametrize(("name", "change", "reason", "needle"), BAD, ids=[b[0] for b in BAD])
 async def test_bad_input_is_refused_and_changes_nothing(
-    sqlite_url: str, name: str, change: Any, status: int, needle: str
+    sqlite_url: str, name: str, change: Any, reason: str, needle: str
 ) -> None:
     payload = change if isinstance(change, bytes) else mutate(change)
     async with running_app(sqlite_url) as (client, _):
         resp = await client.post("/alerts/alertmanager", data=payload, headers=AUTH)
-        assert resp.status == status
+        assert resp.status == 400
         assert needle in (await resp.json())["error"]
         assert await incidents(client) == []
+        counted = f'nightshift_webhook_rejections_total{{reason="{reason}"}}'
+        assert await metric(client, counted) == 1
 
 
 async def test_unknown_extra_fields_are_accepted(sqlite_url: str) -> None:
