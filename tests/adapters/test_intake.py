@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -333,24 +336,30 @@ async def test_alert_changes_are_told_in_the_thread(database_url: str) -> None:
         assert len({r.dedup_key for r in rows}) == len(rows)
 
 
-async def test_locked_sqlite_answers_503_and_keeps_nothing(sqlite_url: str) -> None:
-    """Another process holding the write lock past the busy timeout: Alertmanager retries."""
-    import sqlite3
-
+@asynccontextmanager
+async def app_with_lock_holder(
+    sqlite_url: str,
+) -> AsyncIterator[tuple[TestClient[Any, Any], sqlite3.Connection]]:
+    """The app (engine and sender stopped) beside another process's connection that takes
+    the SQLite write lock with BEGIN EXCLUSIVE."""
     holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
     try:
         async with running_app(sqlite_url) as (client, nightshift):
             await nightshift.engine.stop()
             await nightshift.slack.stop()
-            holder.execute("BEGIN EXCLUSIVE")
-            resp = await client.post(
-                "/alerts/alertmanager", data=body("firing-single"), headers=AUTH
-            )
-            assert resp.status == 503
-            assert resp.headers["Retry-After"]
-            assert "database" in (await resp.json())["error"]
-            holder.execute("ROLLBACK")
-            status, answer = await post(client, "firing-single")
-            assert status == 200 and len(answer["incidents"]) == 1
+            yield client, holder
     finally:
         holder.close()
+
+
+async def test_locked_sqlite_answers_503_and_keeps_nothing(sqlite_url: str) -> None:
+    """Another process holding the write lock past the busy timeout: Alertmanager retries."""
+    async with app_with_lock_holder(sqlite_url) as (client, holder):
+        holder.execute("BEGIN EXCLUSIVE")
+        resp = await client.post("/alerts/alertmanager", data=body("firing-single"), headers=AUTH)
+        assert resp.status == 503
+        assert resp.headers["Retry-After"]
+        assert "database" in (await resp.json())["error"]
+        holder.execute("ROLLBACK")
+        status, answer = await post(client, "firing-single")
+        assert status == 200 and len(answer["incidents"]) == 1

@@ -9,34 +9,27 @@ import time
 from sqlalchemy import Connection, text
 
 from bot.adapters.db.database import Database
-from tests.adapters.test_intake import AUTH, body, incidents
-from tests.support.server import running_app
+from tests.adapters.test_intake import AUTH, app_with_lock_holder, body, incidents
 
 
 async def test_a_lock_held_elsewhere_is_waited_out_while_the_loop_serves(
     sqlite_url: str,
 ) -> None:
-    holder = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
-    try:
-        async with running_app(sqlite_url) as (client, nightshift):
-            await nightshift.engine.stop()
-            await nightshift.slack.stop()
-            holder.execute("BEGIN EXCLUSIVE")
-            delivery = asyncio.create_task(
-                client.post("/alerts/alertmanager", data=body("firing-single"), headers=AUTH)
-            )
-            await asyncio.sleep(0.2)
-            started = time.perf_counter()
-            health = await client.get("/healthz")
-            assert health.status == 200
-            assert time.perf_counter() - started < 0.5  # answered while intake waits
-            assert not delivery.done()
-            holder.execute("ROLLBACK")
-            resp = await asyncio.wait_for(delivery, timeout=5)
-            assert resp.status == 200
-            assert len(await incidents(client)) == 1
-    finally:
-        holder.close()
+    async with app_with_lock_holder(sqlite_url) as (client, holder):
+        holder.execute("BEGIN EXCLUSIVE")
+        delivery = asyncio.create_task(
+            client.post("/alerts/alertmanager", data=body("firing-single"), headers=AUTH)
+        )
+        await asyncio.sleep(0.2)
+        started = time.perf_counter()
+        health = await client.get("/healthz")
+        assert health.status == 200
+        assert time.perf_counter() - started < 0.5  # answered while intake waits
+        assert not delivery.done()
+        holder.execute("ROLLBACK")
+        resp = await asyncio.wait_for(delivery, timeout=5)
+        assert resp.status == 200
+        assert len(await incidents(client)) == 1
 
 
 async def test_the_wal_is_checkpointed_in_a_thread_after_a_commit(sqlite_url: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
@@ -34,8 +34,12 @@ class _Prepared:
     columns: tuple[str, ...]  # selected column keys; empty for inserts and updates
     results: tuple[Processor, ...]
 
+    # set in __post_init__: itemgetter pulls every value in C, and only the columns that
+    # need it are converted
+    _get: Callable[[Params], tuple[Any, ...]] = field(init=False, repr=False)
+    _converting: tuple[tuple[int, Callable[[Any], Any]], ...] = field(init=False, repr=False)
+
     def __post_init__(self) -> None:
-        # itemgetter pulls every value in C; only the columns that need it are converted
         getter = operator.itemgetter(*self.names) if self.names else (lambda _p: ())
         one = len(self.names) == 1
         object.__setattr__(self, "_get", (lambda p: (getter(p),)) if one else getter)
@@ -43,8 +47,8 @@ class _Prepared:
         object.__setattr__(self, "_converting", converting)
 
     def bind(self, params: Params) -> list[Any]:
-        values = list(self._get({**self.constants, **params} if self.constants else params))  # type: ignore[attr-defined]
-        for index, convert in self._converting:  # type: ignore[attr-defined]
+        values = list(self._get({**self.constants, **params} if self.constants else params))
+        for index, convert in self._converting:
             values[index] = convert(values[index])
         return values
 
