@@ -13,19 +13,24 @@ import logging
 import time
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from prometheus_client import CollectorRegistry
-from sqlmodel import select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy import Connection
 
-from bot.adapters.db.clock import to_db
 from bot.adapters.db.database import Database, DatabaseUnavailable
-from bot.adapters.db.tables import Incident
 from bot.clock import Clock
 from bot.config import Config
 from bot.metrics_escalation import EscalationMetrics
-from bot.service.escalation import Advanced, advance_due, advance_incident, claim_due, next_due
+from bot.service.escalation import (
+    Advanced,
+    advance_due,
+    advance_one,
+    due_ids,
+    next_due,
+    postpone,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +63,7 @@ class EscalationEngine:
         self._scheduler: AsyncIOScheduler | None = None
         self._busy = asyncio.Lock()
         self._again = False
+        self._woken = False  # a tick is already scheduled for now
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -90,7 +96,10 @@ class EscalationEngine:
         """Tick now (an incident just opened, or an ack was handed back)."""
         if self._busy.locked():
             self._again = True  # the running tick goes round once more
-        else:
+        elif not self._woken:
+            # an alert storm wakes the engine once per delivery; rescheduling the job
+            # once is enough
+            self._woken = True
             self._reschedule(0.0)
 
     # --- the tick -------------------------------------------------------------------------
@@ -98,13 +107,12 @@ class EscalationEngine:
     async def tick(self, now: datetime | None = None) -> int:
         """Advance every incident due at `now` (default: the clock); returns how many."""
         total = 0
+        postgres = self.db.is_postgres
         while True:
             at = now or self.clock.now()
+            work = partial(advance_due, config=self.config, now=at, limit=self.batch)
             try:
-                async with self.db.transaction() as session:
-                    advanced = await advance_due(
-                        session, self.config, at, self.batch, postgres=self.db.is_postgres
-                    )
+                advanced = await self.db.run_sync(partial(work, postgres=postgres), urgent=False)
             except DatabaseUnavailable as exc:
                 log.warning("escalation tick: database unavailable (%s); retrying", exc)
                 self.metrics.errors.inc()
@@ -119,38 +127,34 @@ class EscalationEngine:
                 return total
 
     async def _one_by_one(self, at: datetime) -> list[Advanced]:
-        """Isolate a poison incident so the others still fire."""
-        async with self.db.transaction() as session:
-            ids = [i.id for i in await claim_due(session, at, self.batch, postgres=False)]
+        """Isolate a poison incident so the others still fire: each due incident is
+        advanced in a transaction of its own, and one that fails is postponed."""
+        ids = await self.db.run_sync(partial(due_ids, now=at, limit=self.batch), urgent=False)
+        works: list[Callable[[Connection], list[Advanced]]] = [
+            partial(
+                advance_one,
+                config=self.config,
+                incident_id=incident_id,
+                now=at,
+                postgres=self.db.is_postgres,
+            )
+            for incident_id in ids
+        ]
         done: list[Advanced] = []
-        for incident_id in ids:
-            try:
-                async with self.db.transaction() as session:
-                    incident = await self._locked(session, incident_id, at)
-                    if incident is not None:
-                        done.append(await advance_incident(session, incident, self.config, at))
-            except DatabaseUnavailable:
-                raise
-            except Exception:
-                log.exception("incident %s failed to advance; retrying it later", incident_id)
-                self.metrics.errors.inc()
-                async with self.db.transaction() as session:
-                    incident = await self._locked(session, incident_id, at)
-                    if incident is not None:
-                        incident.next_due_at = to_db(at + QUARANTINE)
-                        session.add(incident)
+        results = await self.db.run_sync_batch(works, urgent=False)
+        for incident_id, result in zip(ids, results, strict=True):
+            if not isinstance(result, BaseException):
+                done.extend(result)
+                continue
+            log.error(
+                "incident %s failed to advance; retrying it later",
+                incident_id,
+                exc_info=result,
+            )
+            self.metrics.errors.inc()
+            until = at + QUARANTINE
+            await self.db.run_sync(partial(postpone, incident_id=incident_id, until=until))
         return done
-
-    async def _locked(
-        self, session: AsyncSession, incident_id: int | None, at: datetime
-    ) -> Incident | None:
-        query = select(Incident).where(Incident.id == incident_id)
-        if self.db.is_postgres:
-            query = query.with_for_update(skip_locked=True)
-        incident = (await session.exec(query)).first()
-        if incident is None or incident.next_due_at is None or incident.next_due_at > to_db(at):
-            return None
-        return incident
 
     def _record(self, advanced: list[Advanced]) -> None:
         if not advanced:
@@ -175,6 +179,7 @@ class EscalationEngine:
         # "skipped: maximum number of running instances" every second; the end of the
         # tick (or a wake() during it) sets the real next run.
         self._reschedule(BUSY_PARK_S)
+        self._woken = False
         async with self._busy:
             started = time.perf_counter()
             self._again = False
@@ -193,8 +198,7 @@ class EscalationEngine:
         asyncio.get_running_loop().call_soon(self._reschedule, delay)
 
     async def _until_next_due(self) -> float:
-        async with self.db.transaction() as session:
-            due = await next_due(session)
+        due = await self.db.run_sync(next_due, urgent=False)
         if due is None:
             return self.idle_poll
         wait = (due - self.clock.now()).total_seconds()

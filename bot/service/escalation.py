@@ -5,27 +5,50 @@ PostgreSQL: due rows are claimed `FOR UPDATE SKIP LOCKED`, so replicas share the
 an acknowledgement holding the row lock makes the tick pass it by. SQLite: the single
 writer serializes everything. Either way a step fires once; the unique outbox keys
 (incident, step, loop, target) would refuse a second copy even if it did not.
+
+The tick runs Core statements on a plain connection (on SQLite, the prepared fast path on
+the event loop, as intake does): with the ORM, loading and flushing incidents was most of
+a busy tick's cost.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import func
-from sqlmodel import col, select
+from sqlalchemy import Connection, Executable, bindparam, func, insert, or_, select, update
+from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.adapters.db.clock import from_db, to_db
-from bot.adapters.db.tables import Event, Incident
+from bot.adapters.db.clock import from_db
+from bot.adapters.db.prepared import StatementRunner
+from bot.adapters.db.tables import EVENTS, INCIDENTS, OUTBOX, Incident
 from bot.config import Config
 from bot.core import escalation as core
 from bot.core.actors import TIMER, Actor
 from bot.incident_events import add_event
-from bot.service.escalation_writer import PageWriter, Rows
-from bot.service.targets import DbOverrides, active_overrides
+from bot.service.escalation_writer import EscalatingIncident, PageWriter, Rows
+from bot.service.targets import DbOverrides, Reach, active_overrides, overrides_in_force
 
 OPEN = (core.TRIGGERED, core.ACKNOWLEDGED)
+Statements = dict[str, Executable]
+_COLUMNS = (
+    "id",
+    "status",
+    "esc_step",
+    "esc_loop",
+    "next_due_at",
+    "owner_slack_id",
+    "owner_name",
+    "acked_at",
+    "acked_via",
+    "version",
+    "policy_snapshot",
+    "channel",
+    "slack_channel",
+)
 
 
 @dataclass(frozen=True)
@@ -41,85 +64,99 @@ class Advanced:
     channels: frozenset[str | None] = frozenset()  # where its outbox rows go
 
 
-async def claim_due(
-    session: AsyncSession, now: datetime, limit: int, *, postgres: bool
-) -> list[Incident]:
-    query = (
-        select(Incident)
-        .where(
-            col(Incident.next_due_at) <= to_db(now),
-            col(Incident.status).in_(OPEN),
-        )
-        .order_by(col(Incident.next_due_at))
-        .limit(limit)
+@cache
+def statements(postgres: bool) -> Statements:
+    """Built once and reused, like intake's (and prepared on SQLite)."""
+    table = INCIDENTS
+    is_open = or_(*(table.c.status == status for status in OPEN))  # no expanding IN
+    due = select(*(table.c[name] for name in _COLUMNS)).where(
+        table.c.next_due_at <= bindparam("now"), is_open
     )
+    claim = due.order_by(table.c.next_due_at).limit(bindparam("limit"))
+    one = due.where(table.c.id == bindparam("incident_id"))
     if postgres:
-        query = query.with_for_update(skip_locked=True)
-    return list((await session.exec(query)).all())
+        claim, one = claim.with_for_update(skip_locked=True), one.with_for_update(skip_locked=True)
+    return {
+        "claim": claim,
+        "claim_one": one,
+        "due_ids": select(table.c.id)
+        .where(table.c.next_due_at <= bindparam("now"), is_open)
+        .order_by(table.c.next_due_at)
+        .limit(bindparam("limit")),
+        "next_due": select(func.min(table.c.next_due_at).label("due")).where(is_open),
+        "restarts": select(func.count().label("n")).where(
+            EVENTS.c.incident_id == bindparam("incident_id"), EVENTS.c.type == "ack_timeout"
+        ),
+        "update_incident": update(table).where(table.c.id == bindparam("b_incident")),
+        "insert_events": insert(EVENTS),
+        "insert_outbox": insert(OUTBOX),
+    }
 
 
-async def next_due(session: AsyncSession) -> datetime | None:
+def advance_due(
+    conn: Connection, config: Config, now: datetime, limit: int, *, postgres: bool
+) -> list[Advanced]:
+    """Claim up to `limit` due incidents and advance each one, in the caller's transaction."""
+    db = StatementRunner(conn, statements(postgres))
+    claimed = db.rows("claim", {"now": now, "limit": limit})
+    return _advance(db, [escalating(row) for row in claimed], config, now)
+
+
+def advance_one(
+    conn: Connection, config: Config, incident_id: int, now: datetime, *, postgres: bool
+) -> list[Advanced]:
+    """Advance one incident if it is still due (and, on PostgreSQL, not locked)."""
+    db = StatementRunner(conn, statements(postgres))
+    claimed = db.rows("claim_one", {"now": now, "incident_id": incident_id})
+    return _advance(db, [escalating(row) for row in claimed], config, now)
+
+
+def due_ids(conn: Connection, now: datetime, limit: int) -> list[int]:
+    db = StatementRunner(conn, statements(False))
+    return [row.id for row in db.rows("due_ids", {"now": now, "limit": limit})]
+
+
+def postpone(conn: Connection, incident_id: int, until: datetime) -> None:
+    """Move an incident that fails to advance out of the way of the others."""
+    db = StatementRunner(conn, statements(False))
+    db.run("update_incident", {"b_incident": incident_id, "next_due_at": until})
+
+
+def next_due(conn: Connection) -> datetime | None:
     """The earliest due time of any open incident (aware), to plan the next tick."""
-    query = select(func.min(Incident.next_due_at)).where(col(Incident.status).in_(OPEN))
-    value = (await session.exec(query)).one()
+    rows = StatementRunner(conn, statements(False)).rows("next_due", {})
+    value = rows[0].due if rows else None
     return from_db(value) if isinstance(value, datetime) else None
 
 
-async def advance_due(
-    session: AsyncSession, config: Config, now: datetime, limit: int, *, postgres: bool
+def _advance(
+    db: StatementRunner, incidents: list[EscalatingIncident], config: Config, now: datetime
 ) -> list[Advanced]:
-    """Claim up to `limit` due incidents and advance each one."""
-    incidents = await claim_due(session, now, limit, postgres=postgres)
     if not incidents:
         return []
-    overrides = await active_overrides(session, now)
-    restarts = await _restart_counts(session, [i.id for i in incidents if i.id is not None])
+    overrides = overrides_in_force(db.conn, now)
     rows = Rows()
-    advanced = [
-        await advance_incident(
-            session, i, config, now, overrides, restarts.get(i.id or 0, 0), rows=rows
-        )
-        for i in incidents
-    ]
-    await rows.write(session)
+    advanced = []
+    reaches: dict[core.Step, Reach] = {}
+    for incident in incidents:
+        restarts = _restarts(db, incident.id)
+        writer = PageWriter(incident, config, now, overrides, TIMER, restarts, reaches)
+        advanced.append(_advance_incident(writer))
+        rows.extend(writer.rows)
+    changes = [{"b_incident": i.id, **i.changes()} for i in incidents]
+    db.run("update_incident", changes)
+    _write(db, rows)
     return advanced
 
 
-async def _restart_counts(session: AsyncSession, ids: list[int]) -> dict[int, int]:
-    """How many ack timeouts each incident has had, for the whole batch in one query."""
-    query = (
-        select(Event.incident_id, func.count())
-        .where(col(Event.incident_id).in_(ids), Event.type == "ack_timeout")
-        .group_by(col(Event.incident_id))
-    )
-    return {incident_id: int(n) for incident_id, n in (await session.exec(query)).all()}
-
-
-async def advance_incident(
-    session: AsyncSession,
-    incident: Incident,
-    config: Config,
-    now: datetime,
-    overrides: DbOverrides | None = None,
-    restarts: int | None = None,
-    *,
-    rows: Rows | None = None,
-) -> Advanced:
-    """Advance one claimed incident. Its events and outbox rows go to `rows` for the
-    caller to write with the rest of its batch, or are written here when it is None."""
-    assert incident.id is not None and incident.next_due_at is not None
-    due_at = from_db(incident.next_due_at)
-    if overrides is None:
-        overrides = await active_overrides(session, now)
-    writer = PageWriter(session, incident, config, now, overrides, TIMER, restarts)
-    result = core.advance(writer.policy, _state(incident), now, writer.reaches)
+def _advance_incident(writer: PageWriter) -> Advanced:
+    incident = writer.incident
+    due_at = incident.next_due_at
+    assert due_at is not None
+    result = core.advance(writer.policy, incident.state, writer.now, writer.reaches)
     if result.ack_timed_out:
-        await writer.ack_timed_out()
-    await writer.apply(result)
-    if rows is None:
-        await writer.rows.write(session)
-    else:
-        rows.extend(writer.rows)
+        writer.ack_timed_out()
+    writer.apply(result)
     return Advanced(
         incident.id,
         due_at,
@@ -127,7 +164,31 @@ async def advance_incident(
         len(result.firings) - len(result.paged),
         writer.notified,
         result.ack_timed_out,
-        frozenset(row.get("channel") for row in writer.rows.outbox),
+        frozenset(row["channel"] for row in writer.rows.outbox),
+    )
+
+
+def _write(db: StatementRunner, rows: Rows) -> None:
+    db.run("insert_events", rows.events)
+    db.run("insert_outbox", rows.outbox)
+
+
+def escalating(row: Any) -> EscalatingIncident:
+    """The escalation columns of an incident row (Core row or ORM object)."""
+    due, acked = row.next_due_at, row.acked_at
+    return EscalatingIncident(
+        id=row.id,
+        status=row.status,
+        esc_step=row.esc_step,
+        esc_loop=row.esc_loop,
+        next_due_at=from_db(due) if due else None,
+        owner_slack_id=row.owner_slack_id,
+        owner_name=row.owner_name,
+        acked_at=from_db(acked) if acked else None,
+        acked_via=row.acked_via,
+        version=row.version,
+        policy_snapshot=row.policy_snapshot or {},
+        channel=row.slack_channel or row.channel,
     )
 
 
@@ -138,9 +199,11 @@ async def escalate_now(
     PostgreSQL locked) the incident; a resolved incident is left alone."""
     if incident.status not in OPEN:
         return
-    overrides = await active_overrides(session, now)
-    writer = PageWriter(session, incident, config, now, overrides, actor)
-    result = core.escalate_now(writer.policy, _state(incident), now, writer.reaches)
+    overrides: DbOverrides = await active_overrides(session, now)
+    state = escalating(incident)
+    restarts = await session.run_sync(lambda sync: _restarts(_runner(sync), state.id))
+    writer = PageWriter(state, config, now, overrides, actor, restarts)
+    result = core.escalate_now(writer.policy, state.state, now, writer.reaches)
     if not result.firings:
         add_event(
             session,
@@ -152,10 +215,18 @@ async def escalate_now(
             detail="escalation requested, but the policy has no steps to take",
         )
         return
-    await writer.apply(result)
-    await writer.rows.write(session)
+    writer.apply(result)
+    for name, value in state.changes().items():
+        setattr(incident, name, value)
+    session.add(incident)
+    await session.run_sync(lambda sync: _write(_runner(sync), writer.rows))
 
 
-def _state(incident: Incident) -> core.EscalationState:
-    due = from_db(incident.next_due_at) if incident.next_due_at else None
-    return core.EscalationState(incident.status, incident.esc_step, incident.esc_loop, due)
+def _runner(session: Session) -> StatementRunner:
+    """The ORM session's own connection and transaction, for the Core statements."""
+    return StatementRunner(session.connection(), statements(False))
+
+
+def _restarts(db: StatementRunner, incident_id: int) -> int:
+    """How many ack timeouts the incident has had."""
+    return int(db.rows("restarts", {"incident_id": incident_id})[0].n)

@@ -1,6 +1,7 @@
-"""The rows one escalation advance writes: `escalated`/`notified`/gap/`ack_timeout`
-events and the outbox rows (pages, channel pages, thread entries, runbook checks, the
-incident message update), all inside the caller's transaction."""
+"""The rows one escalation advance writes: the incident's new state, `escalated`/
+`notified`/gap/`ack_timeout` events and the outbox rows (pages, channel pages, thread
+entries, runbook checks, the incident message update). The writer only collects them; the
+caller writes a whole batch inside its transaction."""
 
 from __future__ import annotations
 
@@ -8,12 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert
-from sqlmodel import select
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from bot.adapters.db.clock import from_db, iso, to_db
-from bot.adapters.db.tables import Event, Incident, Outbox
+from bot.adapters.db.clock import iso
 from bot.config import Config
 from bot.core import escalation as core
 from bot.core.actors import TIMER, Actor
@@ -22,21 +18,56 @@ from bot.incident_events import event_values
 from bot.service.targets import DbOverrides, Reach, Recipient, resolve_step
 
 
+@dataclass
+class EscalatingIncident:
+    """The columns of an incident that escalation reads and changes; datetimes aware UTC."""
+
+    id: int
+    status: str
+    esc_step: int
+    esc_loop: int
+    next_due_at: datetime | None
+    owner_slack_id: str | None
+    owner_name: str | None
+    acked_at: datetime | None
+    acked_via: str | None
+    version: int
+    policy_snapshot: dict[str, Any]
+    channel: str | None  # where its thread lives: the posted channel, else the routed one
+
+    @property
+    def state(self) -> core.EscalationState:
+        return core.EscalationState(self.status, self.esc_step, self.esc_loop, self.next_due_at)
+
+    def changes(self) -> dict[str, Any]:
+        """What an advance may have changed, as column values."""
+        return {
+            "status": self.status,
+            "esc_step": self.esc_step,
+            "esc_loop": self.esc_loop,
+            "next_due_at": self.next_due_at,
+            "owner_slack_id": self.owner_slack_id,
+            "owner_name": self.owner_name,
+            "acked_at": self.acked_at,
+            "acked_via": self.acked_via,
+            "version": self.version,
+        }
+
+
 class PageWriter:
-    """Events and outbox rows for one incident's advance, inside the caller's transaction."""
+    """Events and outbox rows for one incident's advance; `restarts` is how many ack
+    timeouts it has had (it keeps the outbox keys of a restarted escalation distinct)."""
 
     def __init__(
         self,
-        session: AsyncSession,
-        incident: Incident,
+        incident: EscalatingIncident,
         config: Config,
         now: datetime,
         overrides: DbOverrides,
         actor: Actor,
-        restarts: int | None = None,
+        restarts: int,
+        reaches: dict[core.Step, Reach] | None = None,
     ) -> None:
-        assert incident.id is not None
-        self.session = session
         self.incident = incident
         self.id = incident.id
         self.config = config
@@ -45,8 +76,9 @@ class PageWriter:
         self.actor = actor
         self.policy = core.policy_from_snapshot(incident.policy_snapshot or {})
         self.notified = 0
-        self._reach: dict[core.Step, Reach] = {}
-        self._round = restarts  # ack timeouts so far; looked up when first needed
+        # who each step reaches at `now`; a batch shares one (the same steps, overrides, now)
+        self._reach = {} if reaches is None else reaches
+        self._round = restarts
         self.rows = Rows()
 
     def reaches(self, step: core.Step) -> bool:
@@ -57,13 +89,11 @@ class PageWriter:
             self._reach[step] = resolve_step(step, self.config, self.overrides, self.now)
         return self._reach[step]
 
-    async def ack_timed_out(self) -> None:
+    def ack_timed_out(self) -> None:
         incident = self.incident
         owner_name, owner_id = incident.owner_name, incident.owner_slack_id
-        acked_at = from_db(incident.acked_at) if incident.acked_at else None
+        acked_at = incident.acked_at
         held = f" for {format_duration(self.now - acked_at)}" if acked_at else ""
-        if self._round is None:
-            self._round = await self._count_restarts()  # before this one is added
         self._round += 1
         incident.status = core.TRIGGERED
         incident.owner_slack_id = incident.owner_name = None
@@ -102,24 +132,22 @@ class PageWriter:
                 channel=owner_id,
             )
 
-    async def apply(self, result: core.Advance) -> None:
+    def apply(self, result: core.Advance) -> None:
         incident = self.incident
         for firing in result.firings:
             if firing.reached:
-                await self._paged(firing)
+                self._paged(firing)
             else:
-                await self._gap(firing)
+                self._gap(firing)
         incident.status = result.state.status
         incident.esc_step = result.state.step
         incident.esc_loop = result.state.loop
-        due = result.state.next_due_at
-        incident.next_due_at = to_db(due) if due else None
-        self.session.add(incident)
+        incident.next_due_at = result.state.next_due_at
         self._outbox("incident_update", f"update:{self.id}:{incident.version}", {})
 
-    async def _paged(self, firing: core.Firing) -> None:
+    def _paged(self, firing: core.Firing) -> None:
         reach = self._resolve(self.policy.steps[firing.step - 1])
-        suffix = await self._key_suffix()
+        suffix = self._suffix()
         names = [r.name if r.kind == "person" else f"#{r.name}" for r in reach.recipients]
         detail = f"{_where(firing)}: paged {', '.join(names)}"
         if reach.unreachable:
@@ -195,9 +223,9 @@ class PageWriter:
             },
         )
 
-    async def _gap(self, firing: core.Firing) -> None:
+    def _gap(self, firing: core.Firing) -> None:
         reach = self._resolve(self.policy.steps[firing.step - 1])
-        suffix = await self._key_suffix()
+        suffix = self._suffix()
         self._event(
             "escalation_gap",
             self.actor,
@@ -226,21 +254,10 @@ class PageWriter:
             },
         )
 
-    async def _key_suffix(self) -> str:
-        if self._round is None:
-            self._round = await self._count_restarts()
-        return self._suffix()
-
     def _suffix(self) -> str:
         # After an ack timeout the same (step, loop) pages again: the restart count keeps
         # those outbox keys distinct from the first round's.
         return f":r{self._round}" if self._round else ""
-
-    async def _count_restarts(self) -> int:
-        query = select(func.count()).where(
-            Event.incident_id == self.id, Event.type == "ack_timeout"
-        )
-        return int((await self.session.exec(query)).one())
 
     def _outbox(
         self, kind: str, key: str, payload: dict[str, Any], channel: str | None = None
@@ -251,12 +268,12 @@ class PageWriter:
                 "incident_id": self.id,
                 "dedup_key": key,
                 "kind": kind,
-                "channel": channel or incident.slack_channel or incident.channel,
+                "channel": channel or incident.channel,
                 "payload": payload,
                 "status": "pending",
                 "attempts": 0,
-                "not_before": to_db(self.now),
-                "created_at": to_db(self.now),
+                "not_before": self.now,
+                "created_at": self.now,
             }
         )
 
@@ -290,13 +307,6 @@ class Rows:
     def extend(self, other: Rows) -> None:
         self.events.extend(other.events)
         self.outbox.extend(other.outbox)
-
-    async def write(self, session: AsyncSession) -> None:
-        connection = await session.connection()  # the session's own transaction
-        if self.events:
-            await connection.execute(insert(Event), self.events)
-        if self.outbox:
-            await connection.execute(insert(Outbox), self.outbox)
 
 
 def _where(firing: core.Firing) -> str:

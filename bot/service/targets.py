@@ -3,20 +3,24 @@ channels. Read inside the escalation transaction; no Slack call."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlmodel import col, select
+from sqlalchemy import Connection, Executable, bindparam, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.adapters.db.clock import from_db, to_db
-from bot.adapters.db.tables import ScheduleOverride
+from bot.adapters.db.clock import from_db
+from bot.adapters.db.prepared import StatementRunner
+from bot.adapters.db.tables import SCHEDULE_OVERRIDES
 from bot.config import Config
 from bot.core.escalation import Step
 from bot.core.schedule import Override, on_call
 
 DbOverrides = Mapping[str, tuple[Override, ...]]
+Statements = dict[str, Executable]
 
 
 @dataclass(frozen=True)
@@ -42,22 +46,29 @@ class Reach:
         return tuple(r for r in self.recipients if r.kind == "channel")
 
 
-async def active_overrides(
-    session: AsyncSession, now: datetime, schedules: Iterable[str] | None = None
-) -> dict[str, tuple[Override, ...]]:
+@cache
+def _statements() -> Statements:
+    table = SCHEDULE_OVERRIDES
+    in_force = (table.c.starts_at <= bindparam("now")) & (table.c.ends_at > bindparam("now"))
+    columns = (table.c.schedule, table.c.person, table.c.starts_at, table.c.ends_at)
+    return {"in_force": select(*columns).where(in_force)}
+
+
+def overrides_in_force(conn: Connection, now: datetime) -> dict[str, tuple[Override, ...]]:
     """Overrides made from Slack that are in force at `now`, by schedule."""
-    query = select(ScheduleOverride).where(
-        ScheduleOverride.starts_at <= to_db(now), ScheduleOverride.ends_at > to_db(now)
-    )
-    if schedules is not None:
-        query = query.where(col(ScheduleOverride.schedule).in_(list(schedules)))
     result: dict[str, list[Override]] = {}
-    for row in (await session.exec(query)).all():
+    for row in StatementRunner(conn, _statements()).rows("in_force", {"now": now}):
         result.setdefault(row.schedule, []).append(to_override(row))
     return {name: tuple(rows) for name, rows in result.items()}
 
 
-def to_override(row: ScheduleOverride) -> Override:
+async def active_overrides(session: AsyncSession, now: datetime) -> DbOverrides:
+    """`overrides_in_force` inside an ORM session's transaction."""
+    return await session.run_sync(lambda sync: overrides_in_force(sync.connection(), now))
+
+
+def to_override(row: Any) -> Override:
+    """An override from a `schedule_overrides` row (ORM object or Core row)."""
     return Override(row.person, from_db(row.starts_at), from_db(row.ends_at))
 
 

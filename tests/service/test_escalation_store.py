@@ -238,3 +238,28 @@ async def test_the_served_app_ticks_and_exposes_lateness(database_url: str) -> N
         text = await (await client.get("/metrics")).text()
         assert "nightshift_escalation_lateness_seconds_count 1.0" in text
         assert "nightshift_escalation_notifications_total 1.0" in text
+
+
+async def test_an_incident_that_cannot_advance_is_postponed_and_the_others_fire(
+    database: Database,
+) -> None:
+    from sqlmodel import update
+
+    from bot.adapters.db.tables import Incident
+    from bot.adapters.engine import QUARANTINE
+
+    poison = await open_incident(database, key="poison")
+    healthy = [await open_incident(database, key=f"ok{n}") for n in range(3)]
+    async with database.transaction() as session:  # a snapshot the core cannot read
+        broken = {"name": "broken", "steps": [{"targets": ["user:bob"]}]}
+        await session.exec(  # type: ignore[call-overload]
+            update(Incident).where(Incident.id == poison).values(policy_snapshot=broken)
+        )
+    e = engine(database)
+    assert await e.tick(T0) == 3
+    assert e.metrics.errors._value.get() == 2  # type: ignore[attr-defined]  # batch, then it
+    assert sorted(i for i, *_ in await pages(database)) == healthy
+    row = await incident(database, poison)
+    assert from_db(row.next_due_at) == T0 + QUARANTINE  # type: ignore[arg-type]
+    assert (row.esc_step, await events(database, poison, "escalated")) == (0, [])
+    assert await e.tick(T0 + MIN) == 0  # out of the way until the quarantine ends

@@ -123,16 +123,16 @@ class Database:
                     raise DatabaseUnavailable(str(exc)) from exc
                 raise
 
-    async def run_sync(self, work: Callable[[Connection], T]) -> T:
+    async def run_sync(self, work: Callable[[Connection], T], *, urgent: bool = True) -> T:
         """Run `work` with a Core connection inside one transaction, committed on return."""
-        results = await self.run_sync_batch([work])
+        results = await self.run_sync_batch([work], urgent=urgent)
         result = results[0]
         if isinstance(result, BaseException):
             raise result
         return result
 
     async def run_sync_batch(
-        self, works: list[Callable[[Connection], T]]
+        self, works: list[Callable[[Connection], T]], *, urgent: bool = True
     ) -> list[T | BaseException]:
         """Group commit: on SQLite all works share one transaction, run on the loop thread.
 
@@ -144,12 +144,15 @@ class Database:
         contending for the GIL on every statement). It never blocks the loop on a lock: with
         busy_timeout=0 a lock held by another process fails at once, and the batch is
         retried after an asyncio.sleep until the usual busy timeout has passed.
+
+        `urgent` work (intake, which Alertmanager waits on) takes the writer before the
+        rest (ADR 1).
         """
         if self.sync_engine is None:
             return [await self._run_async(work) for work in works]
         engine = self.sync_engine
         loop = asyncio.get_running_loop()
-        async with self._writer.hold(urgent=True):
+        async with self._writer.hold(urgent=urgent):
             deadline = loop.time() + SQLITE_BUSY_TIMEOUT_MS / 1000
             pause = BUSY_RETRY_FIRST
             while True:
