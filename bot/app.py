@@ -66,9 +66,9 @@ class Nightshift:
         self.slack.wake_sender(channels)
 
     def _on_intake_change(self, result: IntakeResult) -> None:
-        if result.escalates:
-            self.engine.wake()
-        self.slack.wake_sender([result.channel])
+        if result.advanced is not None:
+            self.engine.fired_on_open(result.advanced)
+        self.slack.wake_sender(result.channels)
 
     def build(self) -> web.Application:
         intake = IntakeService(

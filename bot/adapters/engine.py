@@ -48,7 +48,7 @@ class EscalationEngine:
         registry: CollectorRegistry | None = None,
         on_outbox: Callable[[Collection[str | None]], None] = lambda _channels: None,
         *,
-        batch: int = 100,
+        batch: int = 25,
         idle_poll: float = 1.0,
         on_fired: Callable[[Advanced, float], None] | None = None,
     ) -> None:
@@ -125,6 +125,10 @@ class EscalationEngine:
             total += len(advanced)
             if len(advanced) < self.batch:
                 return total
+            # A batch runs on the event loop without yielding (ADR 1): let intake and
+            # Slack requests in between batches, or a backlog would hold the loop for
+            # as long as it takes to clear it.
+            await asyncio.sleep(0)
 
     async def _one_by_one(self, at: datetime) -> list[Advanced]:
         """Isolate a poison incident so the others still fire: each due incident is
@@ -156,21 +160,33 @@ class EscalationEngine:
             await self.db.run_sync(partial(postpone, incident_id=incident_id, until=until))
         return done
 
+    def fired_on_open(self, advanced: Advanced) -> None:
+        """Step 1 fired by intake in the transaction that opened the incident: counted
+        like the timer's steps. The engine is woken only if the next step is due before
+        its next poll would notice."""
+        self._observe(advanced, self.clock.now())
+        due = advanced.next_due_at
+        if due is not None and (due - self.clock.now()).total_seconds() < self.idle_poll:
+            self.wake()
+
     def _record(self, advanced: list[Advanced]) -> None:
         if not advanced:
             return
         fired_at = self.clock.now()
         for item in advanced:
-            lateness = max(0.0, (fired_at - item.due_at).total_seconds())
-            self.metrics.lateness.observe(lateness)
-            if self.on_fired is not None:
-                self.on_fired(item, lateness)
-            self.metrics.steps.inc(item.steps_fired)
-            self.metrics.gaps.inc(item.gaps)
-            self.metrics.notifications.inc(item.notified)
-            if item.ack_timed_out:
-                self.metrics.ack_timeouts.inc()
+            self._observe(item, fired_at)
         self.on_outbox(frozenset().union(*(item.channels for item in advanced)))
+
+    def _observe(self, item: Advanced, fired_at: datetime) -> None:
+        lateness = max(0.0, (fired_at - item.due_at).total_seconds())
+        self.metrics.lateness.observe(lateness)
+        if self.on_fired is not None:
+            self.on_fired(item, lateness)
+        self.metrics.steps.inc(item.steps_fired)
+        self.metrics.gaps.inc(item.gaps)
+        self.metrics.notifications.inc(item.notified)
+        if item.ack_timed_out:
+            self.metrics.ack_timeouts.inc()
 
     # --- scheduling -------------------------------------------------------------------------
 

@@ -62,6 +62,7 @@ class Advanced:
     notified: int
     ack_timed_out: bool
     channels: frozenset[str | None] = frozenset()  # where its outbox rows go
+    next_due_at: datetime | None = None
 
 
 @cache
@@ -149,14 +150,25 @@ def _advance(
     return advanced
 
 
-def _advance_incident(writer: PageWriter) -> Advanced:
+def fire_on_open(
+    conn: Connection, incident: EscalatingIncident, config: Config, now: datetime
+) -> tuple[Advanced, Rows]:
+    """Step 1 of an incident that opens now, in the transaction that opens it: the first
+    page is never late, and an alert storm leaves the engine nothing to catch up on.
+    Its events and outbox rows are the caller's to write."""
+    overrides = overrides_in_force(conn, now)
+    writer = PageWriter(incident, config, now, overrides, TIMER, restarts=0)
+    return _advance_incident(writer, update_message=False), writer.rows
+
+
+def _advance_incident(writer: PageWriter, *, update_message: bool = True) -> Advanced:
     incident = writer.incident
     due_at = incident.next_due_at
     assert due_at is not None
     result = core.advance(writer.policy, incident.state, writer.now, writer.reaches)
     if result.ack_timed_out:
         writer.ack_timed_out()
-    writer.apply(result)
+    writer.apply(result, update_message=update_message)
     return Advanced(
         incident.id,
         due_at,
@@ -165,6 +177,7 @@ def _advance_incident(writer: PageWriter) -> Advanced:
         writer.notified,
         result.ack_timed_out,
         frozenset(row["channel"] for row in writer.rows.outbox),
+        incident.next_due_at,
     )
 
 

@@ -132,7 +132,9 @@ class PageWriter:
                 channel=owner_id,
             )
 
-    def apply(self, result: core.Advance) -> None:
+    def apply(self, result: core.Advance, *, update_message: bool = True) -> None:
+        """Record the firings and the new state; `update_message=False` when the incident
+        message is not posted yet (it will show the state as it is then)."""
         incident = self.incident
         for firing in result.firings:
             if firing.reached:
@@ -143,7 +145,8 @@ class PageWriter:
         incident.esc_step = result.state.step
         incident.esc_loop = result.state.loop
         incident.next_due_at = result.state.next_due_at
-        self._outbox("incident_update", f"update:{self.id}:{incident.version}", {})
+        if update_message:
+            self._outbox("incident_update", f"update:{self.id}:{incident.version}", {})
 
     def _paged(self, firing: core.Firing) -> None:
         reach = self._resolve(self.policy.steps[firing.step - 1])

@@ -23,6 +23,7 @@ from bot.clock import Clock
 from bot.config import Config
 from bot.core.grouping import KnownAlert, Notification, plan_delivery
 from bot.metrics import Metrics
+from bot.service.escalation import Advanced
 from bot.service.intake_writer import (
     IncidentWriter,
     RunbookFinder,
@@ -39,8 +40,8 @@ class IntakeResult:
     opened: bool = False
     resolved: bool = False
     alert_changes: list[str] = field(default_factory=list)  # new status of each alert changed
-    channel: str | None = None  # where the incident's messages go
-    escalates: bool = False  # opened with a policy: its first step is due now
+    channels: frozenset[str | None] = frozenset()  # where its outbox rows go
+    advanced: Advanced | None = None  # opened with a policy: step 1 fired
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,6 @@ def apply_delivery(
         opened=plan.open_incident,
         resolved=plan.resolve_incident,
         alert_changes=[a.status for a in (*plan.new_alerts, *plan.changed_alerts)],
-        channel=writer.channel,
-        escalates=writer.escalates,
+        channels=frozenset(row["channel"] for row in writer.outbox_rows),
+        advanced=writer.advanced,
     )

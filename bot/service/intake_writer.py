@@ -18,6 +18,8 @@ from bot.core.escalation import policy_to_snapshot
 from bot.core.grouping import AlertIn, AlertKey, IntakePlan, Notification, incident_title
 from bot.core.routing import pick_route
 from bot.incident_events import event_values
+from bot.service.escalation import Advanced, fire_on_open
+from bot.service.escalation_writer import EscalatingIncident
 
 RunbookFinder = Callable[[Mapping[str, str]], str | None]
 Statements = dict[str, Executable]
@@ -98,7 +100,9 @@ class IncidentWriter:
         self.outbox_rows: list[dict[str, Any]] = []
         self.changes: dict[str, Any] = {}
         self.opened = False
-        self.escalates = False
+        self.config: Config | None = None
+        self.escalation: EscalatingIncident | None = None  # opened with a policy
+        self.advanced: Advanced | None = None  # its first step, fired here
 
     def open(self, config: Config, runbook_for: RunbookFinder, plan: IntakePlan) -> int:
         n = self.notification
@@ -107,7 +111,9 @@ class IncidentWriter:
         policy = config.policies.get(route.policy) if route and route.policy else None
         channel = (route.channel if route else None) or config.slack_channel
         self.channel = channel
-        self.escalates = policy is not None
+        self.config = config
+        snapshot = policy_to_snapshot(policy) if policy else {}
+        version = 1 + len(plan.new_alerts)  # the events this delivery writes: opened + alerts
         self.incident_id = self.db.insert_id(
             "insert_incident",
             {
@@ -124,17 +130,30 @@ class IncidentWriter:
                 "channel": channel,
                 "runbook_id": runbook_for(labels),
                 "policy_name": policy.name if policy else None,
-                "policy_snapshot": policy_to_snapshot(policy) if policy else {},
+                "policy_snapshot": snapshot,
                 "esc_step": 0,
                 "esc_loop": 0,
-                # step 1 fires when the incident opens: the engine picks it up at once
                 "next_due_at": self.now if policy else None,
                 "opened_at": self.now,
-                # the events this delivery writes (opened + one per alert), so no UPDATE follows
-                "version": 1 + len(plan.new_alerts),
+                "version": version,  # so no UPDATE follows unless a step fires
             },
         )
         self.opened = True
+        if policy is not None:
+            self.escalation = EscalatingIncident(
+                self.incident_id,
+                "triggered",
+                0,
+                0,
+                self.now,
+                None,
+                None,
+                None,
+                None,
+                version,
+                snapshot,
+                channel,
+            )
         detail = f"opened from Alertmanager group {n.group_key}"
         if policy is None:
             detail += " (no route or policy matched: nobody will be paged)"
@@ -154,7 +173,21 @@ class IncidentWriter:
             self.changes["truncated_alerts"] = plan.truncated_alerts
         if plan.resolve_incident:
             self._resolve()
+        elif self.escalation is not None:
+            self._fire_first_step(self.escalation)
         self._flush()
+
+    def _fire_first_step(self, incident: EscalatingIncident) -> None:
+        assert self.config is not None
+        self.advanced, rows = fire_on_open(self.db.conn, incident, self.config, self.now)
+        self.events.extend(rows.events)
+        self.outbox_rows.extend(rows.outbox)
+        self.changes.update(
+            esc_step=incident.esc_step,
+            esc_loop=incident.esc_loop,
+            next_due_at=incident.next_due_at,
+            version=incident.version,
+        )
 
     def _update_alerts(self, changed: list[AlertIn]) -> None:
         rows = {

@@ -219,25 +219,37 @@ async def test_engine_wakes_and_fires_through_apscheduler(database: Database) ->
         await e.stop()
 
 
-async def test_the_served_app_ticks_and_exposes_lateness(database_url: str) -> None:
-    import asyncio
-
-    from tests.support.server import AM_TOKEN, running_app
+async def test_step_one_fires_in_the_transaction_that_opens_the_incident(
+    database_url: str,
+) -> None:
+    from tests.support.server import AM_TOKEN, START, running_app
 
     body = (shared_fixtures() / "alertmanager" / "firing-single.json").read_bytes()
     async with running_app(database_url) as (client, app):
+        await app.engine.stop()  # no tick can be what pages here
         response = await client.post(
             "/alerts/alertmanager", data=body, headers={"Authorization": f"Bearer {AM_TOKEN}"}
         )
         [iid] = (await response.json())["incidents"]
-        for _ in range(200):  # the intake wakes the engine: step 1 fires at once
-            if await pages(app.db, iid):
-                break
-            await asyncio.sleep(0.01)
-        assert await pages(app.db, iid) == [(iid, 1, 0, "alice")]
+        assert await pages(app.db, iid) == [(iid, 1, 0, "alice")]  # committed with the open
+        row = await incident(app.db, iid)
+        wait = app.config.policies["default"].steps[0].wait
+        assert (row.esc_step, from_db(row.next_due_at)) == (1, START + wait)  # type: ignore[arg-type]
+        [opened, *_, escalated, notified] = await events(app.db, iid)
+        assert (opened.type, escalated.type, notified.type) == ("opened", "escalated", "notified")
+        assert row.version == len(await events(app.db, iid))
+        # the message is posted with step 1 on it: no separate update is queued
+        assert [r.kind for r in await outbox(app.db, iid) if "update" in r.kind] == []
         text = await (await client.get("/metrics")).text()
         assert "nightshift_escalation_lateness_seconds_count 1.0" in text
         assert "nightshift_escalation_notifications_total 1.0" in text
+        assert await app.engine.tick(START) == 0  # nothing left due: no second page
+        assert await app.engine.tick(START + wait) == 1
+        assert [p[1:] for p in await pages(app.db, iid)] == [
+            (1, 0, "alice"),
+            (2, 0, "carol"),
+            (2, 0, "C0SRELEAD"),
+        ]
 
 
 async def test_an_incident_that_cannot_advance_is_postponed_and_the_others_fire(
