@@ -11,7 +11,7 @@ from datetime import datetime
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.adapters.db.database import DatabaseUnavailable
+from bot.adapters.db.database import DatabaseUnavailable, json_dumps
 from bot.core.grouping import AlertIn, Notification
 from bot.metrics import Metrics
 from bot.service.intake import IntakeService
@@ -171,7 +171,7 @@ class AlertmanagerWebhook:
                 **{"Retry-After": RETRY_AFTER_S},
             )
         self.metrics.intake_seconds.observe(time.perf_counter() - started)
-        return web.json_response({"incidents": result.incident_ids})
+        return web.json_response({"incidents": result.incident_ids}, dumps=json_dumps)
 
 
 async def _read_capped(request: web.Request) -> bytes | None:

@@ -94,4 +94,4 @@ async def test_fast_and_core_paths_agree(sqlite_url: str) -> None:
         " WHERE id IN (?, ?) ORDER BY id",
         (core_id, fast_id),
     ).fetchall()
-    assert incidents[0] == incidents[1] == ('{"a": "b"}', "{}", "{}", str(AT)[:-6], None)
+    assert incidents[0] == incidents[1] == ('{"a":"b"}', "{}", "{}", str(AT)[:-6], None)

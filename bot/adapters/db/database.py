@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -31,6 +32,15 @@ UNAVAILABLE = (OperationalError, sqlite3.OperationalError)
 
 class DatabaseUnavailable(Exception):
     """The database could not be reached or refused the work; callers answer 503."""
+
+
+def json_dumps(value: Any) -> str:
+    """The JSON columns' encoder: orjson costs a tenth of json.dumps for the small mappings
+    (labels, event data, outbox payloads) every delivery stores half a dozen of."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+JSON_CODEC: dict[str, Any] = {"json_serializer": json_dumps, "json_deserializer": orjson.loads}
 
 
 def async_url(url: str) -> str:
@@ -84,13 +94,21 @@ class Database:
         self.sync_engine: Engine | None = None
         if self.is_postgres:
             self.engine: AsyncEngine = create_async_engine(
-                async_url(url), pool_size=pool_size, max_overflow=5, pool_pre_ping=True
+                async_url(url),
+                pool_size=pool_size,
+                max_overflow=5,
+                pool_pre_ping=True,
+                **JSON_CODEC,
             )
         else:
             # One connection: SQLite has one writer anyway, and pooled writers contend on
             # the file lock (seconds of tail latency under load).
             self.engine = create_async_engine(
-                async_url(url), poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0
+                async_url(url),
+                poolclass=AsyncAdaptedQueuePool,
+                pool_size=1,
+                max_overflow=0,
+                **JSON_CODEC,
             )
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
             # Intake runs whole batches of Core statements on this connection, on the event
@@ -101,6 +119,7 @@ class Database:
                 pool_size=1,
                 max_overflow=0,
                 connect_args={"check_same_thread": False},
+                **JSON_CODEC,
             )
             event.listen(self.sync_engine, "connect", _sqlite_loop_pragmas)
             self.checkpointer = WalCheckpointer(make_url(url).database)
