@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
@@ -155,7 +156,14 @@ def _slot(rotation: Rotation, zone: ZoneInfo, at: datetime) -> int:
 def _handoff(rotation: Rotation, zone: ZoneInfo, k: int) -> datetime:
     """Handoff k happens at start + k * every on the local wall clock (so a 09:00 handoff
     stays at 09:00 across DST), as an aware UTC instant."""
-    return _local_to_utc(rotation.start + k * rotation.every, zone)
+    return _wall_clock_handoff(rotation.start, rotation.every, zone, k)
+
+
+@lru_cache(maxsize=4096)
+def _wall_clock_handoff(start: datetime, every: timedelta, zone: ZoneInfo, k: int) -> datetime:
+    # Every page asks for the same two or three handoffs of its schedule, and time zone
+    # arithmetic was the larger part of working out who is on call.
+    return _local_to_utc(start + k * every, zone)
 
 
 def _local_to_utc(wall: datetime, zone: ZoneInfo) -> datetime:
