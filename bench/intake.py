@@ -147,8 +147,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="nightshift-bench-"))
-    # The shipped config pages someone for every new incident (escalation step 1, runbook
-    # check, Slack messages rendered in dry-run): all of that runs in the same process.
+    # The shipped config pages someone for every new incident: step 1 fires in the intake
+    # transaction, and the runbook check and Slack messages (rendered in dry-run) follow in
+    # the same process.
     # A config whose routes name no policy shows the cost of intake and posting alone.
     no_paging = workdir / "no-paging.yaml"
     no_paging.write_text("slack: {channel: C0INCID001}\nroutes:\n  - {match: {}}\n")

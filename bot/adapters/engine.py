@@ -93,7 +93,7 @@ class EscalationEngine:
             pass
 
     def wake(self) -> None:
-        """Tick now (an incident just opened, or an ack was handed back)."""
+        """Tick now (an ack was handed back, or a step falls due before the next poll)."""
         if self._busy.locked():
             self._again = True  # the running tick goes round once more
         elif not self._woken:
@@ -156,8 +156,8 @@ class EscalationEngine:
                 exc_info=result,
             )
             self.metrics.errors.inc()
-            until = at + QUARANTINE
-            await self.db.run_sync(partial(postpone, incident_id=incident_id, until=until))
+            later = partial(postpone, incident_id=incident_id, now=at, until=at + QUARANTINE)
+            await self.db.run_sync(later, urgent=False)
         return done
 
     def fired_on_open(self, advanced: Advanced) -> None:

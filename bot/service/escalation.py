@@ -89,6 +89,9 @@ def statements(postgres: bool) -> Statements:
             EVENTS.c.incident_id == bindparam("incident_id"), EVENTS.c.type == "ack_timeout"
         ),
         "update_incident": update(table).where(table.c.id == bindparam("b_incident")),
+        "postpone": update(table)
+        .where(table.c.id == bindparam("b_incident"), table.c.next_due_at <= bindparam("b_now"))
+        .values(next_due_at=bindparam("until")),
         "insert_events": insert(EVENTS),
         "insert_outbox": insert(OUTBOX),
     }
@@ -117,10 +120,11 @@ def due_ids(conn: Connection, now: datetime, limit: int) -> list[int]:
     return [row.id for row in db.rows("due_ids", {"now": now, "limit": limit})]
 
 
-def postpone(conn: Connection, incident_id: int, until: datetime) -> None:
-    """Move an incident that fails to advance out of the way of the others."""
+def postpone(conn: Connection, incident_id: int, now: datetime, until: datetime) -> None:
+    """Move an incident that fails to advance out of the way of the others, unless it has
+    moved on meanwhile (acknowledged, resolved, or advanced by another replica)."""
     db = StatementRunner(conn, statements(False))
-    db.run("update_incident", {"b_incident": incident_id, "next_due_at": until})
+    db.run("postpone", {"b_incident": incident_id, "b_now": now, "until": until})
 
 
 def next_due(conn: Connection) -> datetime | None:

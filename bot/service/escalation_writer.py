@@ -35,6 +35,31 @@ class EscalatingIncident:
     policy_snapshot: dict[str, Any]
     channel: str | None  # where its thread lives: the posted channel, else the routed one
 
+    @classmethod
+    def opened(
+        cls,
+        id: int,
+        now: datetime,
+        version: int,
+        policy_snapshot: dict[str, Any],
+        channel: str | None,
+    ) -> EscalatingIncident:
+        """An incident opening at `now`: unowned, nothing fired yet, step 1 due."""
+        return cls(
+            id=id,
+            status=core.TRIGGERED,
+            esc_step=0,
+            esc_loop=0,
+            next_due_at=now,
+            owner_slack_id=None,
+            owner_name=None,
+            acked_at=None,
+            acked_via=None,
+            version=version,
+            policy_snapshot=policy_snapshot,
+            channel=channel,
+        )
+
     @property
     def state(self) -> core.EscalationState:
         return core.EscalationState(self.status, self.esc_step, self.esc_loop, self.next_due_at)

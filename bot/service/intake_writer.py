@@ -140,19 +140,8 @@ class IncidentWriter:
         )
         self.opened = True
         if policy is not None:
-            self.escalation = EscalatingIncident(
-                self.incident_id,
-                "triggered",
-                0,
-                0,
-                self.now,
-                None,
-                None,
-                None,
-                None,
-                version,
-                snapshot,
-                channel,
+            self.escalation = EscalatingIncident.opened(
+                self.incident_id, self.now, version, snapshot, channel
             )
         detail = f"opened from Alertmanager group {n.group_key}"
         if policy is None:

@@ -276,3 +276,16 @@ async def test_an_incident_that_cannot_advance_is_postponed_and_the_others_fire(
     assert from_db(row.next_due_at) == T0 + QUARANTINE  # type: ignore[arg-type]
     assert (row.esc_step, await events(database, poison, "escalated")) == (0, [])
     assert await e.tick(T0 + MIN) == 0  # out of the way until the quarantine ends
+
+
+async def test_postponing_leaves_an_incident_that_moved_on_alone(database: Database) -> None:
+    from functools import partial
+
+    from bot.adapters.engine import QUARANTINE
+    from bot.service.escalation import postpone
+
+    iid = await open_incident(database)
+    await engine(database).tick(T0)  # step 1 fired: due again in 5 minutes
+    later = partial(postpone, incident_id=iid, now=T0, until=T0 + QUARANTINE)
+    await database.run_sync(later)
+    assert from_db((await incident(database, iid)).next_due_at) == T0 + 5 * MIN  # type: ignore[arg-type]
