@@ -176,6 +176,8 @@ class AlertmanagerWebhook:
 
 async def _read_capped(request: web.Request) -> bytes | None:
     """Read at most MAX_BODY bytes; None when the body is larger (never buffered whole)."""
+    if request.content_length is not None:  # already checked against MAX_BODY
+        return await request.read()
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(64 * 1024):

@@ -101,17 +101,27 @@ def advance_due(
     conn: Connection, config: Config, now: datetime, limit: int, *, postgres: bool
 ) -> list[Advanced]:
     """Claim up to `limit` due incidents and advance each one, in the caller's transaction."""
-    db = StatementRunner(conn, statements(postgres))
-    claimed = db.rows("claim", {"now": now, "limit": limit})
-    return _advance(db, [escalating(row) for row in claimed], config, now)
+    return _claim_and_advance(conn, "claim", {"limit": limit}, config, now, postgres)
 
 
 def advance_one(
     conn: Connection, config: Config, incident_id: int, now: datetime, *, postgres: bool
 ) -> list[Advanced]:
     """Advance one incident if it is still due (and, on PostgreSQL, not locked)."""
+    params = {"incident_id": incident_id}
+    return _claim_and_advance(conn, "claim_one", params, config, now, postgres)
+
+
+def _claim_and_advance(
+    conn: Connection,
+    claim: str,
+    params: dict[str, Any],
+    config: Config,
+    now: datetime,
+    postgres: bool,
+) -> list[Advanced]:
     db = StatementRunner(conn, statements(postgres))
-    claimed = db.rows("claim_one", {"now": now, "incident_id": incident_id})
+    claimed = db.rows(claim, {"now": now, **params})
     return _advance(db, [escalating(row) for row in claimed], config, now)
 
 

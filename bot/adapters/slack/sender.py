@@ -55,9 +55,9 @@ class Pacer:
     """A token bucket per Slack channel: about one message a second, short bursts allowed."""
 
     def __init__(self, interval: float, burst: int) -> None:
-        self.interval = interval
-        self.burst = burst
         self._free_at: dict[str | None, datetime] = {}
+        self._step = timedelta(seconds=interval)
+        self._burst_credit = timedelta(seconds=interval * (burst - 1))
 
     def ready(self, channel: str | None, now: datetime) -> bool:
         return self._wait(channel, now) <= 0
@@ -65,12 +65,12 @@ class Pacer:
     def take(self, channel: str | None, now: datetime) -> None:
         free = self._free_at.get(channel)
         start = now if free is None or free < now else free
-        self._free_at[channel] = start + timedelta(seconds=self.interval)
+        self._free_at[channel] = start + self._step
 
     def hold(self, channel: str | None, until: datetime) -> None:
         """After a 429 nothing goes to that channel before Retry-After has passed."""
         # ready again exactly at `until`, with no burst credit left
-        held = until + timedelta(seconds=self.interval * (self.burst - 1))
+        held = until + self._burst_credit
         self._free_at[channel] = max(self._free_at.get(channel, held), held)
 
     def blocked(self, now: datetime) -> list[str | None]:
@@ -89,8 +89,7 @@ class Pacer:
         free = self._free_at.get(channel)
         if free is None:
             return 0.0
-        burst_credit = timedelta(seconds=self.interval * (self.burst - 1))
-        return (free - burst_credit - now).total_seconds()
+        return (free - self._burst_credit - now).total_seconds()
 
 
 class OutboxSender:
