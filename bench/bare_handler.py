@@ -1,15 +1,20 @@
-"""The baseline: a bare aiohttp handler inserting one row per request with stdlib sqlite3."""
+"""The baseline: a bare aiohttp handler inserting one row per request with stdlib sqlite3.
+
+Usage: bare_handler.py DB PORT [asyncio|uvloop]; the event loop defaults to the standard one.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import sys
 
+import uvloop
 from aiohttp import web
 
 
-def main(db_path: str, port: int) -> None:
+def main(db_path: str, port: int, loop_name: str = "asyncio") -> None:
     conn = sqlite3.connect(db_path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
@@ -29,7 +34,8 @@ def main(db_path: str, port: int) -> None:
 
     app = web.Application()
     app.add_routes([web.post("/alerts/alertmanager", handle), web.get("/readyz", _ready)])
-    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+    loop = uvloop.new_event_loop() if loop_name == "uvloop" else asyncio.new_event_loop()
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, loop=loop)
 
 
 async def _ready(_request: web.Request) -> web.Response:
@@ -37,4 +43,4 @@ async def _ready(_request: web.Request) -> web.Response:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    main(sys.argv[1], int(sys.argv[2]), *sys.argv[3:4])

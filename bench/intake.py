@@ -160,27 +160,40 @@ def main() -> None:
         f"distinct groups, SQLite WAL; {args.rounds} rounds, each measuring the bare handler "
         "and nightshift back to back (this machine's speed drifts, so ratios are per round)"
     )
+    # The baseline runs on the standard event loop; the same handler on uvloop
+    # (which `serve` uses) gives the ratio with the event loop held equal.
+    baselines = ("asyncio", "uvloop")
     ratios: dict[str, list[float]] = {name: [] for name in configs}
+    uvloop_ratios: dict[str, list[float]] = {name: [] for name in configs}
     for round_no in range(1, args.rounds + 1):
-        baseline = bare_measure(workdir / f"bare-{round_no}.db", args)
         print(f"round {round_no}")
-        print("  " + baseline.line("bare aiohttp+sqlite3"))
+        rates = {}
+        for loop in baselines:
+            bare = bare_measure(workdir / f"bare-{loop}-{round_no}.db", loop, args)
+            rates[loop] = bare.rate
+            print("  " + bare.line(f"bare aiohttp+sqlite3 ({loop})"))
         for name, config in configs.items():
             db = workdir / f"{name.replace(' ', '-')}-{round_no}.db"
             result = serve_and_measure(config, db, args)
-            ratios[name].append(result.rate / baseline.rate)
+            ratios[name].append(result.rate / rates["asyncio"])
+            uvloop_ratios[name].append(result.rate / rates["uvloop"])
             print("  " + result.line(f"nightshift ({name})") + f"   {ratios[name][-1]:.2f}x")
-    summary = ", ".join(
+    print(f"throughput vs the bare handler, median of rounds: {summarize(ratios)}")
+    print(f"vs the bare handler on uvloop: {summarize(uvloop_ratios)}")
+
+
+def summarize(ratios: dict[str, list[float]]) -> str:
+    return ", ".join(
         f"{statistics.median(values):.2f}x {name} (range {min(values):.2f}-{max(values):.2f})"
         for name, values in ratios.items()
     )
-    print(f"throughput vs the bare handler, median of rounds: {summary}")
 
 
-def bare_measure(db: Path, args: argparse.Namespace) -> LoadResult:
+def bare_measure(db: Path, loop: str, args: argparse.Namespace) -> LoadResult:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    handler = [sys.executable, str(REPO / "bench" / "bare_handler.py"), str(db), str(port)]
+    script = REPO / "bench" / "bare_handler.py"
+    handler = [sys.executable, str(script), str(db), str(port), loop]
     bare = start(handler, {}, url)
     try:
         return measure(url, args.requests, args.concurrency, db.stem)

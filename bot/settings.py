@@ -24,6 +24,7 @@ class Settings:
     slack_app_token: str | None = None
     slack_api_url: str | None = None
     api_tokens: tuple[ApiToken, ...] = ()
+    event_loop: str = "auto"
 
     @property
     def dry_run(self) -> bool:
@@ -47,4 +48,5 @@ class Settings:
             slack_app_token=env.get("SLACK_APP_TOKEN") or None,
             slack_api_url=env.get("SLACK_API_URL") or None,
             api_tokens=tuple(parse_api_tokens(env.get("NIGHTSHIFT_API_TOKENS"))),
+            event_loop=env.get("NIGHTSHIFT_EVENT_LOOP") or "auto",
         )

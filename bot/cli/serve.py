@@ -17,6 +17,7 @@ from bot.adapters.db.instance_lock import AnotherInstanceRunning, acquire_instan
 from bot.adapters.db.migrate import upgrade
 from bot.app import Nightshift
 from bot.cli.common import add_config_option, config_path, load_or_report
+from bot.cli.event_loop import loop_factory
 from bot.config import Config
 from bot.settings import Settings
 
@@ -40,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
         settings = Settings.from_env()
+        loop_name, new_loop = loop_factory(settings.event_loop)
     except ValueError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 1
@@ -53,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
         with acquire_instance_lock(settings.database_url):
             if is_sqlite_url(settings.database_url):
                 upgrade(settings.database_url)  # the embedded database migrates itself
-            asyncio.run(_serve(settings, config, host, port))
+            log.info("event loop: %s", loop_name)
+            with asyncio.Runner(loop_factory=new_loop) as runner:
+                runner.run(_serve(settings, config, host, port))
     except AnotherInstanceRunning as exc:
         print(f"not starting: {exc}", file=sys.stderr)
         return 1

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from tests.conftest import shared_fixtures
 from tests.e2e.conftest import E2E_API_TOKEN, E2E_TOKEN, repo_config
 from tests.support.processes import AlertmanagerProcess, ServeProcess, http_json, wait_for
 
@@ -103,12 +107,19 @@ def metric(bot: ServeProcess, name: str) -> float:
     return 0.0
 
 
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
 def test_sigterm_drains_and_exits_zero(
-    serve_env: dict[str, str], tmp_path: Path, processes: list[Any]
+    loop: str, serve_env: dict[str, str], tmp_path: Path, processes: list[Any]
 ) -> None:
-    bot = ServeProcess(serve_env, repo_config(), tmp_path)
+    bot = ServeProcess({**serve_env, "NIGHTSHIFT_EVENT_LOOP": loop}, repo_config(), tmp_path)
     processes.append(bot.start())
+    firing = json.loads((shared_fixtures() / "alertmanager" / "firing-single.json").read_text())
+    status, body = http_json(
+        bot.url + "/alerts/alertmanager", method="POST", body=firing, token=E2E_TOKEN
+    )
+    assert status == 200 and len(body["incidents"]) == 1
     started = datetime.now(UTC)
     assert bot.terminate(timeout=12) == 0
     assert (datetime.now(UTC) - started).total_seconds() < 10
+    assert f"event loop: {loop}" in bot.log()
     assert "stopped" in bot.log()
