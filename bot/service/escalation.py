@@ -165,13 +165,17 @@ def _advance(
 
 
 def fire_on_open(
-    conn: Connection, incident: EscalatingIncident, config: Config, now: datetime
+    conn: Connection,
+    incident: EscalatingIncident,
+    policy: core.Policy,
+    config: Config,
+    now: datetime,
 ) -> tuple[Advanced, Rows]:
     """Step 1 of an incident that opens now, in the transaction that opens it: the first
     page is never late, and an alert storm leaves the engine nothing to catch up on.
     Its events and outbox rows are the caller's to write."""
     overrides = overrides_in_force(conn, now)
-    writer = PageWriter(incident, config, now, overrides, TIMER, restarts=0)
+    writer = PageWriter(incident, config, now, overrides, TIMER, restarts=0, policy=policy)
     return _advance_incident(writer, update_message=False), writer.rows
 
 

@@ -92,6 +92,7 @@ class PageWriter:
         actor: Actor,
         restarts: int,
         reaches: dict[core.Step, Reach] | None = None,
+        policy: core.Policy | None = None,
     ) -> None:
         self.incident = incident
         self.id = incident.id
@@ -99,7 +100,8 @@ class PageWriter:
         self.now = now
         self.overrides = overrides
         self.actor = actor
-        self.policy = core.policy_from_snapshot(incident.policy_snapshot or {})
+        # `policy`, when given, is the one the snapshot was just taken from
+        self.policy = policy or core.policy_from_snapshot(incident.policy_snapshot or {})
         self.notified = 0
         # who each step reaches at `now`; a batch shares one (the same steps, overrides, now)
         self._reach = {} if reaches is None else reaches

@@ -14,7 +14,7 @@ from bot.adapters.db.prepared import StatementRunner
 from bot.adapters.db.tables import ALERTS, EVENTS, INCIDENTS, OUTBOX
 from bot.config import Config
 from bot.core.actors import ALERTMANAGER
-from bot.core.escalation import policy_to_snapshot
+from bot.core.escalation import Policy, policy_to_snapshot
 from bot.core.grouping import AlertIn, AlertKey, IntakePlan, Notification, incident_title
 from bot.core.routing import pick_route
 from bot.incident_events import event_values
@@ -102,6 +102,7 @@ class IncidentWriter:
         self.opened = False
         self.config: Config | None = None
         self.escalation: EscalatingIncident | None = None  # opened with a policy
+        self.policy: Policy | None = None
         self.advanced: Advanced | None = None  # its first step, fired here
 
     def open(self, config: Config, runbook_for: RunbookFinder, plan: IntakePlan) -> int:
@@ -140,6 +141,7 @@ class IncidentWriter:
         )
         self.opened = True
         if policy is not None:
+            self.policy = policy
             self.escalation = EscalatingIncident.opened(
                 self.incident_id, self.now, version, snapshot, channel
             )
@@ -167,8 +169,10 @@ class IncidentWriter:
         self._flush()
 
     def _fire_first_step(self, incident: EscalatingIncident) -> None:
-        assert self.config is not None
-        self.advanced, rows = fire_on_open(self.db.conn, incident, self.config, self.now)
+        assert self.config is not None and self.policy is not None
+        self.advanced, rows = fire_on_open(
+            self.db.conn, incident, self.policy, self.config, self.now
+        )
         self.events.extend(rows.events)
         self.outbox_rows.extend(rows.outbox)
         self.changes.update(

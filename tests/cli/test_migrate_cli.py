@@ -57,3 +57,40 @@ def test_migrate_failure_exits_1(tmp_path: Path) -> None:
     result = migrate(f"sqlite:///{tmp_path}/no/such/dir/x.db")
     assert result.returncode == 1
     assert "migrate failed" in result.stderr
+
+
+def test_database_at_first_revision_upgrades_keeping_rows(tmp_path: Path) -> None:
+    """0002 drops covered indexes from a database that already holds incidents."""
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    alembic = [sys.executable, "-m", "alembic"]
+    env = {**os.environ, "DATABASE_URL": url}
+
+    def run(*args: str) -> None:
+        done = subprocess.run(
+            [*alembic, *args], capture_output=True, text=True, cwd=REPO, env=env, timeout=120
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    def indexes() -> set[str]:
+        with sqlite3.connect(tmp_path / "old.db") as conn:
+            rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+            return {name for (name,) in rows if not name.startswith("sqlite_")}
+
+    run("upgrade", "0001")
+    covered = {"ix_incidents_status", "ix_alerts_incident_id", "ix_alerts_fingerprint"}
+    assert covered <= indexes()
+    with sqlite3.connect(tmp_path / "old.db") as conn:
+        conn.execute(
+            "INSERT INTO incidents (receiver, group_key, title, status, labels, annotations,"
+            " truncated_alerts, policy_snapshot, esc_step, esc_loop, opened_at, version)"
+            " VALUES ('r', 'g', 't', 'triggered', '{}', '{}', 0, '{}', 0, 0, '2026-12-01', 1)"
+        )
+    assert migrate(url).returncode == 0
+    assert not covered & indexes()
+    assert "ix_incidents_due" in indexes()
+    with sqlite3.connect(tmp_path / "old.db") as conn:
+        assert conn.execute("SELECT count(*) FROM incidents").fetchone() == (1,)
+    run("downgrade", "0001")
+    assert covered <= indexes()

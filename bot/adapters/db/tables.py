@@ -15,6 +15,7 @@ def _json() -> Any:
 
 class Incident(SQLModel, table=True):
     __tablename__ = "incidents"
+    # (status, next_due_at) also serves lookups by status alone
     __table_args__ = (
         Index("ix_incidents_due", "status", "next_due_at"),
         Index("ix_incidents_group", "receiver", "group_key"),
@@ -27,7 +28,7 @@ class Incident(SQLModel, table=True):
     # (receiver, groupKey) map to at most one open incident; NULLs never collide.
     open_key: str | None = Field(default=None, max_length=2400, unique=True)
     title: str = Field(max_length=500)
-    status: str = Field(default="triggered", max_length=20, index=True)
+    status: str = Field(default="triggered", max_length=20)
     severity: str | None = Field(default=None, max_length=50)
     labels: dict[str, str] = _json()
     annotations: dict[str, str] = _json()
@@ -54,13 +55,14 @@ class Incident(SQLModel, table=True):
 
 class Alert(SQLModel, table=True):
     __tablename__ = "alerts"
+    # the identity's unique index also serves lookups by incident (alerts are only ever
+    # read through their incident), so the alerts table carries no other index
     __table_args__ = (
         UniqueConstraint("incident_id", "fingerprint", "starts_at", name="uq_alert_identity"),
-        Index("ix_alerts_fingerprint", "fingerprint", "starts_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    incident_id: int = Field(foreign_key="incidents.id")
     fingerprint: str = Field(max_length=64)
     status: str = Field(max_length=20)
     labels: dict[str, str] = _json()
