@@ -163,8 +163,8 @@ def main() -> None:
     # The baseline runs on the standard event loop; the same handler on uvloop
     # (which `serve` uses) gives the ratio with the event loop held equal.
     baselines = ("asyncio", "uvloop")
-    ratios: dict[str, list[float]] = {name: [] for name in configs}
-    uvloop_ratios: dict[str, list[float]] = {name: [] for name in configs}
+    # baseline loop -> config -> ratio per round
+    ratios = {loop: {name: list[float]() for name in configs} for loop in baselines}
     for round_no in range(1, args.rounds + 1):
         print(f"round {round_no}")
         rates = {}
@@ -175,11 +175,12 @@ def main() -> None:
         for name, config in configs.items():
             db = workdir / f"{name.replace(' ', '-')}-{round_no}.db"
             result = serve_and_measure(config, db, args)
-            ratios[name].append(result.rate / rates["asyncio"])
-            uvloop_ratios[name].append(result.rate / rates["uvloop"])
-            print("  " + result.line(f"nightshift ({name})") + f"   {ratios[name][-1]:.2f}x")
-    print(f"throughput vs the bare handler, median of rounds: {summarize(ratios)}")
-    print(f"vs the bare handler on uvloop: {summarize(uvloop_ratios)}")
+            for loop in baselines:
+                ratios[loop][name].append(result.rate / rates[loop])
+            ratio = ratios["asyncio"][name][-1]
+            print("  " + result.line(f"nightshift ({name})") + f"   {ratio:.2f}x")
+    print(f"throughput vs the bare handler, median of rounds: {summarize(ratios['asyncio'])}")
+    print(f"vs the bare handler on uvloop: {summarize(ratios['uvloop'])}")
 
 
 def summarize(ratios: dict[str, list[float]]) -> str:

@@ -101,7 +101,11 @@ class PageWriter:
         self.overrides = overrides
         self.actor = actor
         # `policy`, when given, is the one the snapshot was just taken from
-        self.policy = policy or core.policy_from_snapshot(incident.policy_snapshot or {})
+        self.policy = (
+            policy
+            if policy is not None
+            else core.policy_from_snapshot(incident.policy_snapshot or {})
+        )
         self.notified = 0
         # who each step reaches at `now`; a batch shares one (the same steps, overrides, now)
         self._reach = {} if reaches is None else reaches

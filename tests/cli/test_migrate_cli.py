@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -61,8 +62,6 @@ def test_migrate_failure_exits_1(tmp_path: Path) -> None:
 
 def test_database_at_first_revision_upgrades_keeping_rows(tmp_path: Path) -> None:
     """0002 drops covered indexes from a database that already holds incidents."""
-    import sqlite3
-
     url = f"sqlite:///{tmp_path}/old.db"
     alembic = [sys.executable, "-m", "alembic"]
     env = {**os.environ, "DATABASE_URL": url}
